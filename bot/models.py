@@ -1,0 +1,190 @@
+"""Shared pydantic models: the one vocabulary every stage of the pipeline speaks.
+
+Parsers produce `Alert`s, the context store produces a `Context`, the wizard (LLM or runbook
+fallback) produces a `TriageAnswer`, and the renderer turns that into Slack blocks. Keeping them in
+one module means a field renamed here fails loudly everywhere it is used.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AlertStatus = Literal["firing", "resolved"]
+Severity = Literal["critical", "high", "warning", "info", "unknown"]
+AlertSource = Literal[
+    "alertmanager",
+    "grafana",
+    "datadog",
+    "pagerduty",
+    "opsgenie",
+    "sentry",
+    "cloudwatch",
+    "generic",
+]
+
+
+class AlertLinks(BaseModel):
+    """Where a human goes next: the alert's runbook, its dashboard, and the source's own page."""
+
+    runbook: str | None = None
+    dashboard: str | None = None
+    source: str | None = None
+
+
+class Alert(BaseModel):
+    """One normalized alert, whatever tool raised it.
+
+    `status` is per alert (an Alertmanager group can mix firing and resolved). `ends_at` is None
+    when the source says "no end" (Alertmanager's 0001-01-01 sentinel). `fingerprint` is the
+    source's own id when it has one, else a stable hash of source + name + identifying labels.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: AlertSource
+    status: AlertStatus
+    name: str
+    severity: Severity = "unknown"
+    service: str | None = None
+    environment: str | None = None
+    summary: str = ""
+    description: str = ""
+    fingerprint: str
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    links: AlertLinks = Field(default_factory=AlertLinks)
+    group_key: str | None = None
+    truncated: int = 0
+
+
+class Deploy(BaseModel):
+    """A deploy event as CI reports it to `/hooks/deploy`; the only source of rollback targets."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    service: str = Field(min_length=1, max_length=200)
+    version: str = Field(min_length=1, max_length=200)
+    previous_version: str | None = Field(default=None, max_length=200)
+    environment: str = Field(default="production", max_length=100)
+    actor: str = Field(default="unknown", max_length=200)
+    at: datetime
+    strategy: str | None = Field(default=None, max_length=100)
+
+
+class AlertRecord(BaseModel):
+    """What the context store remembers about one fingerprint across posts and webhooks."""
+
+    alert: Alert
+    first_seen: datetime
+    last_seen: datetime
+    occurrences: int = 1
+    channel: str | None = None
+    thread_ts: str | None = None
+
+
+class PastAnswer(BaseModel):
+    """A short memory of an earlier triage for the same fingerprint."""
+
+    at: datetime
+    summary: str
+    fallback: bool
+    thread: str | None = None
+
+
+class RunbookRef(BaseModel):
+    """The runbook the deterministic matcher picked, as it is shown and linked."""
+
+    id: str
+    title: str
+    path: str
+    url: str | None = None
+    score: int = 0
+
+
+class Context(BaseModel):
+    """Every fact the store found that is relevant to one alert, handed to the wizard verbatim."""
+
+    alert: Alert
+    group: list[Alert] = Field(default_factory=list)
+    record: AlertRecord | None = None
+    deploys: list[Deploy] = Field(default_factory=list)
+    related: list[AlertRecord] = Field(default_factory=list)
+    past_answers: list[PastAnswer] = Field(default_factory=list)
+    runbook: RunbookRef | None = None
+
+
+class RollbackPlan(BaseModel):
+    """How to undo the most recent change. `target_version` comes only from deploy history."""
+
+    target_version: str | None = Field(
+        default=None,
+        description=(
+            "Version to roll back to. ONLY a version that appears in the deploy history given in "
+            "the context; null when no deploy history is known."
+        ),
+    )
+    target_known: bool = Field(
+        default=False,
+        description="True only when target_version was taken from the deploy history.",
+    )
+    steps: list[str] = Field(default_factory=list, description="Ordered rollback steps.")
+    verification: list[str] = Field(
+        default_factory=list, description="Checks that prove the rollback worked."
+    )
+    abort_criteria: list[str] = Field(
+        default_factory=list, description="When to stop the rollback and escalate instead."
+    )
+
+
+class TriageAnswer(BaseModel):
+    """The wizard's five-part answer; also the structured-output schema sent to the model."""
+
+    summary: str = Field(description="One or two sentences: what is happening and how bad.")
+    immediate_actions: list[str] = Field(description="Do these now, in order.")
+    implementation_plan: list[str] = Field(description="The fix, step by step.")
+    monitoring_strategy: list[str] = Field(description="What to watch, where, and thresholds.")
+    risk_mitigation: list[str] = Field(description="Risks of the actions and how to contain them.")
+    rollback: RollbackPlan
+    success_criteria: list[str] = Field(
+        description="Performance benchmarks / success criteria that say the incident is over."
+    )
+    clarifying_questions: list[str] = Field(
+        default_factory=list, description="What you need to know instead of guessing."
+    )
+    confidence: Literal["low", "medium", "high"] = "low"
+    evidence: list[str] = Field(
+        default_factory=list, description="Facts from the context that support this answer."
+    )
+    compliance_notes: list[str] = Field(
+        default_factory=list,
+        description="Change-control / record-keeping points (SOX, MiFID II, SEC 17a-4).",
+    )
+
+
+class Usage(BaseModel):
+    """Token usage of one model call and what it cost, in Decimal dollars."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cost_usd: Decimal = Decimal("0")
+
+
+class TriageResult(BaseModel):
+    """An answer plus how it was produced: what the renderer shows and the audit keeps."""
+
+    answer: TriageAnswer
+    fallback: bool
+    fallback_reason: str | None = None
+    model: str | None = None
+    prompt_hash: str
+    usage: Usage = Field(default_factory=Usage)
+    runbook: RunbookRef | None = None
+    latency_ms: int = 0
+    notes: list[str] = Field(default_factory=list)

@@ -1,0 +1,77 @@
+"""Intake: dedup and enqueue, atomically, then let the caller ack.
+
+Slack retries an event it did not see acked within 3 s and sometimes delivers one twice; a mention
+in a thread arrives both as `message` and `app_mention`. One Lua script checks every dedup key
+(`event_id`, `(channel, ts)`, webhook body hash), sets them with a TTL and XADDs the job — in one
+atomic step, so a crash between "marked seen" and "queued" cannot lose an alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import redis.asyncio as redis
+import structlog
+
+from bot.pipeline.jobs import Job
+from bot.store import keys
+
+log = structlog.get_logger(__name__)
+
+DEDUP_TTL_S = 24 * 3600
+HOOK_DEDUP_TTL_S = 600
+STREAM_MAXLEN = 100_000
+
+_ENQUEUE = """
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    return false
+  end
+end
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[3], 'EX', tonumber(ARGV[1]))
+end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'job', ARGV[2])
+"""
+
+
+class Intake:
+    """The only writer of the job stream."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+        self._script = client.register_script(_ENQUEUE)
+
+    async def enqueue(self, job: Job, dedup_keys: list[str], ttl_s: int = DEDUP_TTL_S) -> bool:
+        """Queue `job` unless any dedup key was seen; True when queued."""
+        stream_id = await self._script(
+            keys=[keys.JOBS_STREAM, *dedup_keys],
+            args=[ttl_s, job.model_dump_json(), job.id, STREAM_MAXLEN],
+        )
+        queued = stream_id is not None
+        log.info(
+            "job_enqueued" if queued else "job_duplicate",
+            job_id=job.id,
+            kind=job.kind,
+            event_id=job.event_id,
+            stream_id=stream_id,
+        )
+        return queued
+
+    async def submit_slack(self, job: Job) -> bool:
+        """Dedup a Slack-caused job on its event id and on (channel, ts)."""
+        dedup = []
+        if job.event_id:
+            dedup.append(keys.dedup_event(job.event_id))
+        if job.channel and job.ts:
+            dedup.append(keys.dedup_message(job.channel, job.ts))
+        return await self.enqueue(job, dedup)
+
+    async def submit_webhook(self, job: Job, body: bytes) -> bool:
+        """Dedup a webhook delivery on its exact body (Alertmanager retries on timeouts)."""
+        digest = hashlib.sha256(body).hexdigest()
+        return await self.enqueue(job, [keys.dedup_hook(digest)], ttl_s=HOOK_DEDUP_TTL_S)
+
+
+def webhook_job_id(body: bytes) -> str:
+    return "hook:" + hashlib.sha256(body).hexdigest()[:32]

@@ -1,0 +1,181 @@
+"""Workers: read jobs from the Redis Stream consumer group, run them, ack them.
+
+Each worker is a named consumer. A job is acked only after it has been fully handled, so a worker
+that dies leaves it pending; every worker periodically XAUTOCLAIMs jobs idle longer than
+`claim_idle_ms` and runs them again. Handlers are idempotent (see `bot/store/ledger.py`), so a
+re-run completes the earlier reply instead of posting a second one. A job that keeps failing is
+moved to a dead-letter stream after `max_attempts` and logged loudly, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as redis
+import structlog
+from pydantic import ValidationError
+from redis.exceptions import ResponseError
+
+from bot.pipeline.jobs import Job
+from bot.store import keys
+from bot.store.ledger import JobLedger
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Job], Awaitable[None]]
+DEAD_LETTER = f"{keys.JOBS_STREAM}:dead"
+
+
+async def ensure_group(client: redis.Redis) -> None:
+    """Create the consumer group (and the stream) once; harmless when it exists."""
+    try:
+        await client.xgroup_create(keys.JOBS_STREAM, keys.JOBS_GROUP, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+class Worker:
+    """One consumer of the job stream; run several per process, or several processes."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        name: str,
+        handler: Handler,
+        *,
+        claim_idle_ms: int = 60_000,
+        claim_every_s: float = 5.0,
+        block_ms: int = 1_000,
+        max_attempts: int = 3,
+    ) -> None:
+        self.redis = client
+        self.name = name
+        self.handler = handler
+        self.ledger = JobLedger(client)
+        self.claim_idle_ms = claim_idle_ms
+        self.claim_every_s = claim_every_s
+        self.block_ms = block_ms
+        self.max_attempts = max_attempts
+        self.processed = 0
+        self._last_claim = 0.0
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Loop until stopped; survives Redis restarts by backing off and retrying."""
+        log.info("worker_started", worker=self.name)
+        while not self._stopping.is_set():
+            try:
+                await ensure_group(self.redis)
+                await self._heartbeat()
+                entries = await self._reclaim()
+                if not entries:
+                    entries = await self._read()
+                for entry_id, fields in entries:
+                    await self._run_one(entry_id, fields)
+            except asyncio.CancelledError:
+                raise
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                log.warning("worker_redis_unavailable", worker=self.name, error=str(exc))
+                await asyncio.sleep(0.5)
+            except Exception:
+                log.exception("worker_loop_error", worker=self.name)
+                await asyncio.sleep(0.5)
+        log.info("worker_stopped", worker=self.name)
+
+    async def _heartbeat(self) -> None:
+        await self.redis.set(keys.worker(self.name), str(time.time()), ex=30)
+
+    async def _read(self) -> list[tuple[str, dict[str, str]]]:
+        response = await self.redis.xreadgroup(
+            keys.JOBS_GROUP, self.name, {keys.JOBS_STREAM: ">"}, count=1, block=self.block_ms
+        )
+        if not response:
+            return []
+        return list(response[0][1])
+
+    async def _reclaim(self) -> list[tuple[str, dict[str, str]]]:
+        now = time.monotonic()
+        if now - self._last_claim < self.claim_every_s:
+            return []
+        self._last_claim = now
+        result = await self.redis.xautoclaim(
+            keys.JOBS_STREAM, keys.JOBS_GROUP, self.name, self.claim_idle_ms, "0-0", count=10
+        )
+        claimed = [(entry_id, fields) for entry_id, fields in result[1] if fields]
+        deleted = result[2] if len(result) > 2 else []
+        for entry_id in deleted:
+            await self.redis.xack(keys.JOBS_STREAM, keys.JOBS_GROUP, entry_id)
+        if claimed:
+            log.warning("jobs_reclaimed", worker=self.name, count=len(claimed))
+        return claimed
+
+    async def _run_one(self, entry_id: str, fields: dict[str, str]) -> None:
+        try:
+            job = Job.model_validate_json(fields.get("job", ""))
+        except ValidationError as exc:
+            log.error("job_unreadable", entry_id=entry_id, error=str(exc)[:500])
+            await self._dead_letter(entry_id, fields, "unreadable")
+            return
+        bound = log.bind(worker=self.name, job_id=job.id, kind=job.kind, event_id=job.event_id)
+        if await self.ledger.is_done(job.id):
+            bound.info("job_already_done")
+            await self.redis.xack(keys.JOBS_STREAM, keys.JOBS_GROUP, entry_id)
+            return
+        attempts = await self.ledger.attempt(job.id)
+        if attempts > self.max_attempts:
+            bound.error("job_gave_up", attempts=attempts)
+            await self._dead_letter(entry_id, fields, "too_many_attempts")
+            return
+        started = time.perf_counter()
+        try:
+            await self.handler(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            bound.exception("job_failed", attempts=attempts)
+            return  # left pending: reclaimed and retried after claim_idle_ms
+        await self.ledger.mark_done(job.id)
+        await self.redis.xack(keys.JOBS_STREAM, keys.JOBS_GROUP, entry_id)
+        self.processed += 1
+        bound.info("job_done", ms=round((time.perf_counter() - started) * 1000, 1))
+
+    async def _dead_letter(self, entry_id: str, fields: dict[str, str], reason: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(DEAD_LETTER, {**fields, "reason": reason, "entry_id": entry_id})
+            pipe.xack(keys.JOBS_STREAM, keys.JOBS_GROUP, entry_id)
+            await pipe.execute()
+
+
+class WorkerPool:
+    """N workers as asyncio tasks in this process, with a liveness check for /healthz."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self.tasks = [asyncio.create_task(w.run(), name=w.name) for w in self.workers]
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.tasks) and all(not t.done() for t in self.tasks)
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Ask workers to finish their current job, then cancel what is left."""
+        for worker in self.workers:
+            worker.stop()
+        if not self.tasks:
+            return
+        _, pending = await asyncio.wait(self.tasks, timeout=grace_s)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,111 @@
+"""The one redaction function every outward text passes (Slack, the LLM, logs, audit).
+
+Alert text is copied from systems that sometimes leak credentials (a DSN with a password, a bearer
+header in an error message) and trading identifiers (client accounts, LEIs, order ids). Masking
+them in one place means no path can forget to. Patterns favour false positives: a masked harmless
+string costs nothing, a leaked token costs a rotation and an incident report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+_SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "private-key",
+        re.compile(
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)",
+            re.DOTALL,
+        ),
+    ),
+    ("slack-token", re.compile(r"\bx(?:ox[abposre]|app)-[0-9A-Za-z-]{8,}")),
+    ("slack-webhook", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+")),
+    ("anthropic-key", re.compile(r"\bsk-ant-[0-9A-Za-z_-]{8,}")),
+    ("openai-key", re.compile(r"\bsk-(?:proj-)?[0-9A-Za-z_-]{20,}")),
+    ("aws-access-key", re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b")),
+    (
+        "aws-secret",
+        re.compile(r"(?i)(aws_?secret_?access_?key\s*[:=]\s*)['\"]?[A-Za-z0-9/+=]{40}['\"]?"),
+    ),
+    ("github-token", re.compile(r"\b(?:gh[pousr]_[0-9A-Za-z]{30,}|github_pat_[0-9A-Za-z_]{30,})")),
+    ("gitlab-token", re.compile(r"\bglpat-[0-9A-Za-z_-]{16,}")),
+    ("jwt", re.compile(r"\beyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]{8,}")),
+    ("bearer", re.compile(r"(?i)\b(bearer|token|basic)\s+[0-9A-Za-z._~+/=-]{12,}")),
+    ("url-password", re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(@)")),
+    (
+        "password-field",
+        re.compile(
+            r"(?i)\b((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|client[_-]?secret)"
+            r"\s*[:=]\s*)(['\"]?)[^\s'\",;]{3,}\2"
+        ),
+    ),
+)
+
+_TRADING_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("lei", re.compile(r"\b[0-9A-Z]{18}[0-9]{2}\b")),
+    (
+        "account",
+        re.compile(
+            r"(?i)\b(?:acct|account|acc)(?:[ _-]?(?:id|no|number))?\b[\s:#=_-]*"
+            r"(?=[A-Za-z0-9-]*\d)([A-Za-z0-9-]{4,})\b"
+        ),
+    ),
+    ("clordid", re.compile(r"(?i)\b(?:clordid|cl_ord_id|11=)[ :=]*([A-Za-z0-9._-]{4,})")),
+    ("client", re.compile(r"(?i)\bclient[_ ]?(?:name|id)\s*[:=]\s*['\"]?([^'\",;\n]{2,60})")),
+    ("strategy", re.compile(r"(?i)\bstrategy[_ ]?(?:name|id)\s*[:=]\s*['\"]?([\w.-]{2,60})")),
+)
+
+_extra_patterns: list[tuple[str, re.Pattern[str]]] = []
+
+
+def configure(extra_patterns: Iterable[str] = ()) -> None:
+    """Add firm-specific identifier patterns (regexes) on top of the defaults."""
+    _extra_patterns.clear()
+    _extra_patterns.extend(("custom", re.compile(p)) for p in extra_patterns)
+
+
+def _mask(kind: str) -> str:
+    return f"[REDACTED:{kind}]"
+
+
+def redact(text: str) -> str:
+    """Mask secrets and trading identifiers in `text`; idempotent and safe on any string."""
+    if not text:
+        return text
+    for kind, pattern in _SECRET_PATTERNS:
+        if kind in ("url-password",):
+            text = pattern.sub(lambda m: f"{m.group(1)}{_mask('password')}{m.group(2)}", text)
+        elif kind in ("aws-secret",):
+            text = pattern.sub(lambda m, k=kind: f"{m.group(1)}{_mask(k)}", text)
+        elif kind == "password-field":
+            text = pattern.sub(lambda m: f"{m.group(1)}{_mask('secret')}", text)
+        elif kind == "bearer":
+            text = pattern.sub(lambda m: f"{m.group(1)} {_mask('token')}", text)
+        else:
+            text = pattern.sub(_mask(kind), text)
+    for kind, pattern in (*_TRADING_PATTERNS, *_extra_patterns):
+        text = pattern.sub(lambda m, k=kind: _mask_group(m, k), text)
+    return text
+
+
+def _mask_group(match: re.Match[str], kind: str) -> str:
+    """Mask only the identifier group, keeping the label so the text stays readable."""
+    if match.re.groups == 0:
+        return _mask(kind)
+    start, end = match.span(1)
+    whole = match.group(0)
+    offset = match.start(0)
+    return whole[: start - offset] + _mask(kind) + whole[end - offset :]
+
+
+def redact_obj(value: Any) -> Any:
+    """Redact every string inside a JSON-like structure (dicts, lists, scalars)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {k: redact_obj(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_obj(v) for v in value]
+    return value

@@ -1,0 +1,123 @@
+"""The one place that reads the environment.
+
+Every knob the bot has is a field here, read from the process environment and an optional `.env`
+file by pydantic-settings. A bad value fails at start-up with one line naming the variable, instead
+of failing at 09:29:59 on the first alert of the day.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_MODEL = "claude-sonnet-5-5"
+"""The newest Sonnet in the installed anthropic SDK's model list at the time of writing."""
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is the one line an operator needs."""
+
+
+class Settings(BaseSettings):
+    """Environment-driven configuration. Field aliases are the documented variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://slack.com/api/"), alias="SLACK_API_URL"
+    )
+    anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: AnyHttpUrl | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
+    wizard_model: str = Field(default=DEFAULT_MODEL, alias="WIZARD_MODEL", min_length=1)
+    alert_channels: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), alias="WIZARD_ALERT_CHANNELS"
+    )
+    webhook_channel: str | None = Field(default=None, alias="WIZARD_WEBHOOK_CHANNEL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    data_dir: Path = Field(default=Path(".wizard-data"), alias="WIZARD_DATA_DIR")
+    llm_deadline_s: float = Field(default=25.0, alias="WIZARD_LLM_DEADLINE_S", gt=0, le=600)
+    llm_max_tokens: int = Field(default=4096, alias="WIZARD_LLM_MAX_TOKENS", ge=256, le=64000)
+    hook_token: SecretStr | None = Field(default=None, alias="WIZARD_HOOK_TOKEN")
+    runbook_base_url: AnyHttpUrl | None = Field(default=None, alias="WIZARD_RUNBOOK_BASE_URL")
+    prompts_dir: Path | None = Field(default=None, alias="WIZARD_PROMPTS_DIR")
+    runbooks_dir: Path | None = Field(default=None, alias="WIZARD_RUNBOOKS_DIR")
+    workers: int = Field(default=4, alias="WIZARD_WORKERS", ge=1, le=64)
+    deploy_window_h: float = Field(default=24.0, alias="WIZARD_DEPLOY_WINDOW_H", gt=0)
+    thread_memory_tokens: int = Field(
+        default=6000, alias="WIZARD_THREAD_MEMORY_TOKENS", ge=500, le=100000
+    )
+    log_level: str = Field(default="INFO", alias="WIZARD_LOG_LEVEL")
+
+    @field_validator("alert_channels", mode="before")
+    @classmethod
+    def _split_channels(cls, value: object) -> object:
+        """Accept `C1,C2 C3` as operators write it in an env file."""
+        if isinstance(value, str):
+            return frozenset(part for part in value.replace(",", " ").split() if part)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _check_bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _check_app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @property
+    def slack_api_base(self) -> str:
+        """The Web API base URL with the trailing slash slack-sdk needs."""
+        url = str(self.slack_api_url)
+        return url if url.endswith("/") else url + "/"
+
+    def require_slack(self, socket_mode: bool) -> None:
+        """Fail fast with one line when `serve` lacks what Slack needs in the chosen mode."""
+        if self.slack_bot_token is None:
+            raise ConfigError("SLACK_BOT_TOKEN is not set: set it to the app's xoxb- bot token")
+        if socket_mode and self.slack_app_token is None:
+            raise ConfigError(
+                "SLACK_APP_TOKEN is not set: set it to an xapp- token with connections:write "
+                "for Socket Mode"
+            )
+        if not socket_mode and self.slack_signing_secret is None:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is not set: set it to the app's signing secret "
+                "(Basic Information page) for HTTP mode"
+            )
+
+
+_ALIASES = {name: field.alias or name for name, field in Settings.model_fields.items()}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's multi-line report into one actionable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = str(err["loc"][0]) if err["loc"] else "settings"
+        variable = _ALIASES.get(loc, loc)
+        raise ConfigError(f"{variable} is invalid: {err['msg']}; fix or unset it") from None

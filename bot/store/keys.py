@@ -1,0 +1,78 @@
+"""Every Redis key the bot uses, in one module.
+
+Only `bot/store/` knows key names; everything else calls these functions. The schema (also in
+README "Redis key schema"):
+
+| key | type | what | lifetime |
+| --- | --- | --- | --- |
+| `wizard:dedup:event:{event_id}` | string | Slack event already accepted | 24 h |
+| `wizard:dedup:msg:{channel}:{ts}` | string | Slack message already accepted | 24 h |
+| `wizard:dedup:hook:{sha}` | string | identical webhook body already accepted | 10 min |
+| `wizard:jobs` | stream | durable work queue, consumer group `wizard-workers` | trimmed ~10k |
+| `wizard:job:{job_id}` | hash | what a job already posted (channel, thread, message ts, state) | 7 d |
+| `wizard:alert:{fingerprint}` | string (JSON `AlertRecord`) | latest state of one alert | 30 d |
+| `wizard:alerts:open` | zset fingerprint → last seen | alerts currently firing | — |
+| `wizard:alerts:recent` | zset fingerprint → last seen | alerts seen lately (related) | trimmed 7 d |
+| `wizard:alerts:service:{service}` | zset fingerprint → last seen | alerts per service | trimmed 7 d |
+| `wizard:deploys:{service}` | zset JSON `Deploy` → deploy time | deploy history per service | last 100 |
+| `wizard:answers:{fingerprint}` | list JSON `PastAnswer` | earlier triage answers | last 20, 90 d |
+| `wizard:thread:{channel}:{thread_ts}` | string JSON | what a thread the bot answered is about | 30 d |
+| `wizard:turns:{channel}:{thread_ts}` | list JSON turns | thread memory (question/answer) | last 50, 30 d |
+| `wizard:audit` | stream | append-only audit records (hash-chained) | never trimmed |
+| `wizard:audit:head` | string | hash of the last audit record | — |
+| `wizard:worker:{name}` | string | worker heartbeat | 30 s |
+"""
+
+from __future__ import annotations
+
+PREFIX = "wizard"
+JOBS_STREAM = f"{PREFIX}:jobs"
+JOBS_GROUP = "wizard-workers"
+AUDIT_STREAM = f"{PREFIX}:audit"
+AUDIT_HEAD = f"{PREFIX}:audit:head"
+ALERTS_OPEN = f"{PREFIX}:alerts:open"
+ALERTS_RECENT = f"{PREFIX}:alerts:recent"
+
+
+def dedup_event(event_id: str) -> str:
+    return f"{PREFIX}:dedup:event:{event_id}"
+
+
+def dedup_message(channel: str, ts: str) -> str:
+    return f"{PREFIX}:dedup:msg:{channel}:{ts}"
+
+
+def dedup_hook(digest: str) -> str:
+    return f"{PREFIX}:dedup:hook:{digest}"
+
+
+def job(job_id: str) -> str:
+    return f"{PREFIX}:job:{job_id}"
+
+
+def alert(fingerprint: str) -> str:
+    return f"{PREFIX}:alert:{fingerprint}"
+
+
+def alerts_by_service(service: str) -> str:
+    return f"{PREFIX}:alerts:service:{service}"
+
+
+def deploys(service: str) -> str:
+    return f"{PREFIX}:deploys:{service}"
+
+
+def answers(fingerprint: str) -> str:
+    return f"{PREFIX}:answers:{fingerprint}"
+
+
+def thread(channel: str, thread_ts: str) -> str:
+    return f"{PREFIX}:thread:{channel}:{thread_ts}"
+
+
+def turns(channel: str, thread_ts: str) -> str:
+    return f"{PREFIX}:turns:{channel}:{thread_ts}"
+
+
+def worker(name: str) -> str:
+    return f"{PREFIX}:worker:{name}"

