@@ -1,0 +1,293 @@
+"""The wizard: the only module that talks to Anthropic.
+
+It builds a byte-stable, cached system prefix (persona + answer template + runbook catalogue),
+puts the alert's context after it with the alert text wrapped and labelled as untrusted data,
+asks for a structured `TriageAnswer` with `messages.parse`, checks the answer against the facts
+(a rollback target must come from deploy history), and falls back to the matched runbook when the
+model is missing, failing or past `WIZARD_LLM_DEADLINE_S`. It never returns without an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import anthropic
+import structlog
+
+from bot.context.store import Turn
+from bot.models import Context, TriageAnswer, TriageResult, Usage
+from bot.redact import redact, redact_obj
+from bot.triage.fallback import answer_for_question, answer_from_runbook
+from bot.triage.pricing import price_usage
+from bot.triage.prompts import Prompts
+from bot.triage.runbooks import Runbook, RunbookCatalog
+from bot.triage.untrusted import wrap_untrusted
+
+log = structlog.get_logger(__name__)
+
+CHARS_PER_TOKEN = 4
+
+
+def _hash(payload: object) -> str:
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class Wizard:
+    """Answers alerts, follow-ups and free-form questions, with or without a model."""
+
+    def __init__(
+        self,
+        *,
+        prompts: Prompts,
+        catalog: RunbookCatalog,
+        client: anthropic.AsyncAnthropic | None,
+        model: str,
+        deadline_s: float,
+        max_tokens: int = 4096,
+        memory_tokens: int = 6000,
+        runbook_base_url: str | None = None,
+    ) -> None:
+        self.prompts = prompts
+        self.catalog = catalog
+        self.client = client
+        self.model = model
+        self.deadline_s = deadline_s
+        self.max_tokens = max_tokens
+        self.memory_tokens = memory_tokens
+        self.runbook_base_url = runbook_base_url
+        self.system_text = "\n\n".join(
+            [
+                prompts.persona.strip(),
+                prompts.answer_template.strip(),
+                "# Runbook catalogue\n" + catalog.catalogue_text().strip(),
+            ]
+        )
+
+    @property
+    def system(self) -> list[dict[str, Any]]:
+        """The cached prefix: identical bytes on every call, so the prompt cache hits."""
+        return [{"type": "text", "text": self.system_text, "cache_control": {"type": "ephemeral"}}]
+
+    # --- public entry points ----------------------------------------------------------------
+    def _with_runbook(self, context: Context) -> tuple[Runbook, Context]:
+        """Pick the runbook deterministically and record it (with its score) in the context."""
+        runbook, score = self.catalog.match(context.alert)
+        ref = self.catalog.ref(runbook, self.runbook_base_url).model_copy(update={"score": score})
+        return runbook, context.model_copy(update={"runbook": ref})
+
+    async def triage(self, context: Context) -> TriageResult:
+        runbook, context = self._with_runbook(context)
+        alerts = [a.model_dump(mode="json") for a in [context.alert, *context.group]]
+        user = "\n\n".join(
+            [
+                "Task: triage the alert below for the on-call engineers, in the answer format.",
+                self._facts(context),
+                wrap_untrusted("alert", json.dumps(alerts, indent=1)),
+            ]
+        )
+        result = await self._ask(
+            user,
+            fallback=lambda reason: answer_from_runbook(runbook, context, reason),
+            context=context,
+        )
+        return result.model_copy(update={"runbook": context.runbook})
+
+    async def followup(
+        self, question: str, turns: Sequence[Turn], context: Context | None
+    ) -> TriageResult:
+        parts = [self.prompts.followup.strip()]
+        runbook = None
+        if context is not None:
+            runbook, context = self._with_runbook(context)
+            parts += [
+                self._facts(context),
+                wrap_untrusted("alert", context.alert.model_dump_json(indent=1)),
+            ]
+        parts += [
+            wrap_untrusted("thread", self._transcript(turns)),
+            wrap_untrusted("question", question),
+        ]
+
+        def fallback(reason: str) -> TriageAnswer:
+            if runbook is not None and context is not None:
+                return answer_from_runbook(runbook, context, reason)
+            return answer_for_question(self.catalog.search(question), question, reason)
+
+        result = await self._ask("\n\n".join(parts), fallback=fallback, context=context)
+        return result.model_copy(update={"runbook": context.runbook if context else None})
+
+    async def question(self, question: str) -> TriageResult:
+        user = "\n\n".join(
+            [
+                self.prompts.question.strip(),
+                f"Now (UTC): {datetime.now(UTC).isoformat(timespec='minutes')}",
+                wrap_untrusted("question", question),
+            ]
+        )
+        matches = self.catalog.search(question)
+        result = await self._ask(
+            user,
+            fallback=lambda reason: answer_for_question(matches, question, reason),
+            context=None,
+        )
+        ref = self.catalog.ref(matches[0], self.runbook_base_url) if matches else None
+        return result.model_copy(update={"runbook": ref})
+
+    # --- internals --------------------------------------------------------------------------
+    def _facts(self, context: Context) -> str:
+        """Trusted facts from the bot's own store (deploys come from the authenticated hook)."""
+        alert = context.alert
+        lines = [
+            '<trusted_facts source="wizard store">',
+            f"now_utc: {datetime.now(UTC).isoformat(timespec='seconds')}",
+            f"matched_runbook: {context.runbook.id if context.runbook else 'none'}",
+        ]
+        if context.record:
+            lines.append(
+                f"alert_history: first_seen={context.record.first_seen.isoformat()} "
+                f"occurrences={context.record.occurrences}"
+            )
+        if context.deploys:
+            lines.append(f"deploy_history for service {alert.service!r} (newest first):")
+            lines += [
+                f"- {d.at.isoformat()} {d.service} {d.previous_version or '?'} -> {d.version} "
+                f"env={d.environment} by={d.actor} strategy={d.strategy or 'unknown'}"
+                for d in context.deploys
+            ]
+            lines.append(
+                "allowed_rollback_targets: "
+                + ", ".join(sorted(self._allowed_versions(context)) or ["none"])
+            )
+        else:
+            lines.append(
+                f"deploy_history: none recorded for service {alert.service!r} in the window; "
+                "the rollback target version is UNKNOWN"
+            )
+        if context.related:
+            lines.append("related_alerts (same service or recent):")
+            lines += [
+                f"- {r.alert.name} status={r.alert.status} severity={r.alert.severity} "
+                f"service={r.alert.service} last_seen={r.last_seen.isoformat()}"
+                for r in context.related
+            ]
+        if context.past_answers:
+            lines.append("past_answers for this fingerprint:")
+            lines += [
+                f"- {p.at.date().isoformat()}: {p.summary} (fallback={p.fallback})"
+                for p in context.past_answers
+            ]
+        lines.append("</trusted_facts>")
+        return redact("\n".join(lines))
+
+    def _transcript(self, turns: Sequence[Turn]) -> str:
+        """Newest turns that fit the memory budget, oldest first."""
+        budget = self.memory_tokens * CHARS_PER_TOKEN
+        kept: list[str] = []
+        for turn in reversed(turns):
+            line = f"[{turn.role}{' ' + turn.user if turn.user else ''}] {turn.text}"
+            if len(line) > budget:
+                line = line[:budget]
+            budget -= len(line)
+            if budget < 0:
+                break
+            kept.append(line)
+        return "\n".join(reversed(kept)) or "(no earlier turns)"
+
+    @staticmethod
+    def _allowed_versions(context: Context) -> set[str]:
+        versions = set()
+        for deploy in context.deploys:
+            versions.add(deploy.version)
+            if deploy.previous_version:
+                versions.add(deploy.previous_version)
+        return versions
+
+    def _check(self, answer: TriageAnswer, context: Context | None) -> tuple[TriageAnswer, list]:
+        """Hold the model to the facts: a rollback target must exist in deploy history."""
+        notes: list[str] = []
+        rollback = answer.rollback
+        allowed = self._allowed_versions(context) if context else set()
+        if rollback.target_version and rollback.target_version not in allowed:
+            latest = context.deploys[0] if context and context.deploys else None
+            replacement = latest.previous_version if latest else None
+            notes.append(
+                f"The model proposed rollback target {rollback.target_version!r}, which is not in "
+                "the deploy history; replaced with "
+                + (repr(replacement) if replacement else "'unknown'")
+                + "."
+            )
+            rollback = rollback.model_copy(
+                update={"target_version": replacement, "target_known": replacement is not None}
+            )
+        elif not rollback.target_version and rollback.target_known:
+            rollback = rollback.model_copy(update={"target_known": False})
+        answer = answer.model_copy(update={"rollback": rollback})
+        return TriageAnswer.model_validate(redact_obj(answer.model_dump())), notes
+
+    async def _ask(self, user: str, *, fallback, context: Context | None) -> TriageResult:
+        user = redact(user)
+        messages = [{"role": "user", "content": user}]
+        prompt_hash = _hash({"model": self.model, "system": self.system, "messages": messages})
+        started = time.perf_counter()
+
+        def fell_back(reason: str) -> TriageResult:
+            log.warning("wizard_fallback", reason=reason, prompt_hash=prompt_hash[:16])
+            return TriageResult(
+                answer=fallback(reason),
+                fallback=True,
+                fallback_reason=reason,
+                prompt_hash=prompt_hash,
+                latency_ms=int((time.perf_counter() - started) * 1000),
+            )
+
+        if self.client is None:
+            return fell_back("no ANTHROPIC_API_KEY configured")
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                response = await self.client.messages.parse(
+                    model=self.model,
+                    max_tokens=self.max_tokens,
+                    system=self.system,
+                    messages=messages,
+                    output_format=TriageAnswer,
+                )
+        except TimeoutError:
+            return fell_back(f"the model did not answer within {self.deadline_s:g}s")
+        except anthropic.APIStatusError as exc:
+            return fell_back(f"the model API returned HTTP {exc.status_code}")
+        except anthropic.APIError as exc:
+            return fell_back(f"the model API failed ({type(exc).__name__})")
+        except Exception as exc:  # a malformed structured answer must not lose the alert
+            return fell_back(f"the model's answer was unusable ({type(exc).__name__})")
+        answer = response.parsed_output
+        usage = price_usage(self.model, response.usage)
+        if answer is None:
+            result = fell_back(f"the model returned no structured answer ({response.stop_reason})")
+            return result.model_copy(update={"usage": usage, "model": self.model})
+        answer, notes = self._check(answer, context)
+        latency = int((time.perf_counter() - started) * 1000)
+        log.info(
+            "wizard_answered",
+            model=self.model,
+            ms=latency,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read=usage.cache_read_input_tokens,
+            cost_usd=str(usage.cost_usd),
+        )
+        return TriageResult(
+            answer=answer,
+            fallback=False,
+            model=self.model,
+            prompt_hash=prompt_hash,
+            usage=usage if isinstance(usage, Usage) else Usage(),
+            latency_ms=latency,
+            notes=notes,
+        )
