@@ -43,7 +43,13 @@ def test_trading_identifiers() -> None:
         "client_name=Acme Capital strategy_id=stat-arb-7"
     )
     out = redact(text)
-    for leaked in ("778812", "5493001KJTIIGC8Y1R12", "ORD20261128-0042", "Acme Capital", "stat-arb-7"):
+    for leaked in (
+        "778812",
+        "5493001KJTIIGC8Y1R12",
+        "ORD20261128-0042",
+        "Acme Capital",
+        "stat-arb-7",
+    ):
         assert leaked not in out
 
 

@@ -46,9 +46,7 @@ class AuditLog:
         """Append one record of `kind`; returns it with `prev_hash`, `hash` and stream `id`."""
         record = redact_obj(
             json.loads(
-                canonical(
-                    {"kind": kind, "at": datetime.now(UTC).isoformat(), "v": 1, **fields}
-                )
+                canonical({"kind": kind, "at": datetime.now(UTC).isoformat(), "v": 1, **fields})
             )
         )
         body = canonical(record)

@@ -201,4 +201,3 @@ class ContextStore:
             related=await self.related(alert),
             past_answers=await self.past_answers(alert.fingerprint),
         )
-

@@ -26,6 +26,12 @@ from bot.triage.wizard import Wizard
 log = structlog.get_logger(__name__)
 
 _SEVERITY_RANK = {"critical": 0, "high": 1, "warning": 2, "info": 3, "unknown": 4}
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "alert": ("channel", "ts", "message"),
+    "webhook": (),
+    "followup": ("channel", "thread_ts", "text"),
+    "question": ("channel", "text"),
+}
 _NO_CHANNEL = {"not_in_channel", "channel_not_found", "is_archived"}
 
 
@@ -55,6 +61,12 @@ class Processor:
 
     async def __call__(self, job: Job) -> None:
         structlog.contextvars.bind_contextvars(job_id=job.id, event_id=job.event_id)
+        missing = [f for f in _REQUIRED[job.kind] if getattr(job, f) in (None, "")]
+        if missing:
+            # Retrying cannot fix a job without its channel or text: say so loudly, once.
+            log.error("job_invalid", kind=job.kind, missing=missing)
+            structlog.contextvars.unbind_contextvars("job_id", "event_id")
+            return
         try:
             if job.kind == "alert":
                 await self._alert_message(job)
@@ -69,7 +81,6 @@ class Processor:
 
     # --- alerts -----------------------------------------------------------------------------
     async def _alert_message(self, job: Job) -> None:
-        assert job.channel and job.ts and job.message is not None
         alerts = parse_message(job.message)
         if not alerts:
             log.warning("alert_job_without_alerts", channel=job.channel, ts=job.ts)
@@ -163,7 +174,6 @@ class Processor:
 
     # --- conversation -----------------------------------------------------------------------
     async def _followup(self, job: Job) -> None:
-        assert job.channel and job.thread_ts and job.text is not None
         info = await self.store.get_thread(job.channel, job.thread_ts)
         turns = await self.store.turns(job.channel, job.thread_ts)
         context = await self.store.build_context(info.alert) if info and info.alert else None
@@ -172,7 +182,9 @@ class Processor:
             job.id, "reply", channel=job.channel, thread_ts=job.thread_ts, blocks=blocks, text=text
         )
         result = await self.wizard.followup(job.text, turns, context)
-        blocks, text = render_triage(result, alert=info.alert if info else None, heading="Follow-up")
+        blocks, text = render_triage(
+            result, alert=info.alert if info else None, heading="Follow-up"
+        )
         await self.replier.ensure(
             job.id, "reply", channel=job.channel, thread_ts=job.thread_ts, blocks=blocks, text=text
         )
@@ -193,7 +205,6 @@ class Processor:
 
     async def _question(self, job: Job) -> None:
         """`/wizard <question>` or a mention outside a known thread: answer visibly."""
-        assert job.channel and job.text is not None
         heading = f"Question from {job.user or 'someone'}"
         blocks, text = render_placeholder(None, note="thinking about your question")
         thread_ts = job.thread_ts or job.ts  # a mention is answered in its thread

@@ -270,7 +270,7 @@ class SlackSandbox:
     async def wait_for(
         self,
         predicate: Callable[[], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 - bounded-wait API
+        timeout: float = 5.0,
     ) -> None:
         """Poll `predicate` (e.g. over `calls` or `messages`) until true or TimeoutError."""
         async with asyncio.timeout(timeout):
@@ -526,9 +526,7 @@ class SlackSandbox:
     def _ack_event(self, envelope_id: str) -> asyncio.Event:
         return self._ack_events.setdefault(envelope_id, asyncio.Event())
 
-    async def wait_for_connection(
-        self, timeout: float = 5.0, count: int = 1  # noqa: ASYNC109 - bounded-wait API
-    ) -> None:
+    async def wait_for_connection(self, timeout: float = 5.0, count: int = 1) -> None:
         """Until at least `count` WebSocket connections were ever opened."""
         await self.wait_for(
             lambda: self.connections_opened >= count and bool(self._sockets), timeout
@@ -552,9 +550,7 @@ class SlackSandbox:
             await conn.ws.send_json(envelope)
         return envelope_id
 
-    async def wait_for_ack(
-        self, envelope_id: str, timeout: float = 5.0  # noqa: ASYNC109 - bounded-wait API
-    ) -> JSONDict:
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> JSONDict:
         """The client's ack for `envelope_id` (TimeoutError if none arrives in time)."""
         async with asyncio.timeout(timeout):
             await self._ack_event(envelope_id).wait()

@@ -71,7 +71,9 @@ async def test_related_past_answers_and_group(redis_client: redis.Redis) -> None
 
 async def test_thread_memory(redis_client: redis.Redis) -> None:
     store = ContextStore(redis_client)
-    info = ThreadInfo(channel="C1", thread_ts="5.0", kind="alert", fingerprint="fp1", alert=_alert())
+    info = ThreadInfo(
+        channel="C1", thread_ts="5.0", kind="alert", fingerprint="fp1", alert=_alert()
+    )
     await store.set_thread(info)
     assert (await store.get_thread("C1", "5.0")) == info
     assert await store.get_thread("C1", "6.0") is None

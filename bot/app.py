@@ -1,0 +1,219 @@
+"""Wiring only: settings → Redis → context/audit → wizard → Slack app → workers → web routes.
+
+Read this file first. Every behaviour is one hop away:
+- Slack events and `/wizard`: `bot/slack/listeners.py` (classify, enqueue, ack)
+- dedup + durable queue: `bot/pipeline/intake.py`; workers: `bot/pipeline/worker.py`
+- what a job does: `bot/pipeline/process.py`
+- alert parsing: `bot/alerts/registry.py`; context: `bot/context/store.py`
+- the LLM and its fallback: `bot/triage/wizard.py`; rendering: `bot/render/blocks.py`
+- posting to Slack: `bot/slack/replies.py`; audit: `bot/audit/log.py`
+- webhooks and health: `bot/web.py`; Redis keys: `bot/store/keys.py`
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import anthropic
+import redis.asyncio as redis
+import structlog
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+from bot.audit.log import AuditLog
+from bot.context.store import ContextStore
+from bot.pipeline.intake import Intake
+from bot.pipeline.process import Processor
+from bot.pipeline.worker import Worker, WorkerPool, ensure_group
+from bot.settings import Settings
+from bot.slack.client import make_web_client
+from bot.slack.listeners import SlackListeners
+from bot.slack.replies import Replier
+from bot.store.connection import connect
+from bot.store.embedded import EmbeddedRedis
+from bot.store.ledger import JobLedger
+from bot.triage.paths import RUNBOOKS_DIR
+from bot.triage.prompts import load_prompts
+from bot.triage.runbooks import RunbookCatalog
+from bot.triage.wizard import Wizard
+from bot.web import build_web_app
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything one running bot holds; `start`/`stop` own the lifecycle."""
+
+    settings: Settings
+    redis: redis.Redis
+    store: ContextStore
+    audit: AuditLog
+    intake: Intake
+    wizard: Wizard
+    catalog: RunbookCatalog
+    replier: Replier
+    processor: Processor
+    bolt: AsyncApp
+    pool: WorkerPool
+    web_app: web.Application
+    embedded: EmbeddedRedis | None = None
+    socket_handler: AsyncSocketModeHandler | None = None
+    _runner: web.AppRunner | None = field(default=None, repr=False)
+    port: int | None = None
+
+    async def start_http(self, host: str = "0.0.0.0", port: int = 3000) -> int:  # noqa: S104
+        """Serve `/slack/events`, `/hooks/*` and `/healthz`; returns the bound port."""
+        self._runner = web.AppRunner(self.web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        log.info("http_listening", host=host, port=self.port)
+        return int(self.port)
+
+    async def start_socket_mode(self, app_token: str, ping_interval: float = 10) -> None:
+        """Connect over Socket Mode; the SDK client reconnects by itself when the socket drops
+        (its monitor notices the missing pong within about `ping_interval` seconds)."""
+        self.socket_handler = AsyncSocketModeHandler(
+            self.bolt, app_token, ping_interval=ping_interval
+        )
+        await self.socket_handler.connect_async()
+        log.info("socket_mode_connected")
+
+    async def stop(self) -> None:
+        if self.socket_handler is not None:
+            await self.socket_handler.close_async()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.pool.stop()
+        await self.redis.aclose()
+        if self.embedded is not None:
+            await self.embedded.stop()
+        log.info("runtime_stopped")
+
+
+async def open_redis(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
+    """Connect to `REDIS_URL`, or start the embedded server under the data dir."""
+    embedded = None
+    redis_url = settings.redis_url
+    if redis_url is None:
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        await embedded.start()
+        redis_url = embedded.url
+    return connect(redis_url), embedded
+
+
+def build_wizard(settings: Settings) -> Wizard:
+    """The wizard with its prompts, runbooks and (when a key is set) the Anthropic client."""
+    catalog = RunbookCatalog.load(settings.runbooks_dir or RUNBOOKS_DIR)
+    runbook_base = str(settings.runbook_base_url).rstrip("/") if settings.runbook_base_url else None
+    llm = None
+    if settings.anthropic_api_key is not None:
+        llm = anthropic.AsyncAnthropic(
+            api_key=settings.anthropic_api_key.get_secret_value(),
+            base_url=str(settings.anthropic_base_url) if settings.anthropic_base_url else None,
+            max_retries=2,
+            timeout=settings.llm_deadline_s,
+        )
+    return Wizard(
+        prompts=load_prompts(settings.prompts_dir),
+        catalog=catalog,
+        client=llm,
+        model=settings.wizard_model,
+        deadline_s=settings.llm_deadline_s,
+        max_tokens=settings.llm_max_tokens,
+        memory_tokens=settings.thread_memory_tokens,
+        runbook_base_url=runbook_base,
+    )
+
+
+async def build_runtime(
+    settings: Settings,
+    *,
+    workers: int | None = None,
+    claim_idle_ms: int = 60_000,
+    claim_every_s: float = 5.0,
+    slack_token: str | None = None,
+) -> Runtime:
+    """Assemble the bot. Starts the embedded Redis when `REDIS_URL` is unset."""
+    client, embedded = await open_redis(settings)
+    await ensure_group(client)
+    store = ContextStore(client, deploy_window=timedelta(hours=settings.deploy_window_h))
+    audit = AuditLog(client)
+    intake = Intake(client)
+    ledger = JobLedger(client)
+    wizard = build_wizard(settings)
+    catalog = wizard.catalog
+    runbook_base = wizard.runbook_base_url
+    token = slack_token or (
+        settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    )
+    if token is None:
+        raise ValueError("a Slack bot token is needed to build the runtime")
+    web_client = make_web_client(token, settings.slack_api_base)
+    replier = Replier(web_client, ledger)
+    processor = Processor(
+        store=store,
+        wizard=wizard,
+        replier=replier,
+        audit=audit,
+        webhook_channel=settings.webhook_channel,
+    )
+    bolt = AsyncApp(
+        client=web_client,
+        signing_secret=(
+            settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret
+            else None
+        ),
+        request_verification_enabled=settings.slack_signing_secret is not None,
+        process_before_response=True,
+        logger=logging.getLogger("slack_bolt"),
+    )
+    SlackListeners(
+        intake=intake,
+        store=store,
+        catalog=catalog,
+        alert_channels=settings.alert_channels,
+        runbook_base_url=runbook_base,
+    ).register(bolt)
+
+    host = socket.gethostname()
+    pool = WorkerPool(
+        [
+            Worker(
+                client,
+                f"{host}-{os.getpid()}-{i}",
+                processor,
+                claim_idle_ms=claim_idle_ms,
+                claim_every_s=claim_every_s,
+            )
+            for i in range(workers or settings.workers)
+        ]
+    )
+    runtime = Runtime(
+        settings=settings,
+        redis=client,
+        store=store,
+        audit=audit,
+        intake=intake,
+        wizard=wizard,
+        catalog=catalog,
+        replier=replier,
+        processor=processor,
+        bolt=bolt,
+        pool=pool,
+        web_app=web.Application(),
+        embedded=embedded,
+    )
+    runtime.web_app = build_web_app(runtime)
+    pool.start()
+    return runtime

@@ -1,0 +1,175 @@
+"""`wizard serve | parse | triage | demo` — how operators and tests drive the bot.
+
+Exit codes: 0 ok, 2 bad configuration or unreadable input (one line on stderr saying what to fix),
+1 an unexpected failure (logged with its traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from bot.logs import configure_logging
+from bot.settings import ConfigError, Settings, load_settings
+
+log = structlog.get_logger(__name__)
+
+
+class InputError(Exception):
+    """The input file could not be read as JSON."""
+
+
+def _read_json(source: str) -> Any:
+    try:
+        raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {source}: {exc.strerror or exc}") from None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{source} is not valid JSON: {exc}") from None
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    payload = _read_json(args.file)
+    from bot.alerts.registry import parse_payload
+
+    alerts = parse_payload(payload)
+    _out(json.dumps([a.model_dump(mode="json") for a in alerts], indent=2))
+    return 0
+
+
+async def _triage(settings: Settings, payload: Any) -> str:
+    from bot.alerts.registry import parse_payload
+    from bot.app import build_wizard, open_redis
+    from bot.audit.log import AuditLog
+    from bot.context.store import ContextStore
+    from bot.pipeline.process import primary_alert
+    from bot.render.markdown import triage_markdown
+
+    alerts = parse_payload(payload)
+    if not alerts:
+        raise InputError("the payload holds no alert (a person's message or a Slack control event)")
+    wizard = build_wizard(settings)
+    client, embedded = await open_redis(settings)
+    try:
+        store = ContextStore(client)
+        for alert in alerts:
+            await store.record_alert(alert)
+        primary = primary_alert(alerts)
+        context = await store.build_context(primary, group=alerts)
+        result = await wizard.triage(context)
+        await AuditLog(client).append(
+            "triage_cli",
+            fingerprint=primary.fingerprint,
+            model=result.model,
+            prompt_hash=result.prompt_hash,
+            fallback=result.fallback,
+            answer=result.answer.model_dump(mode="json"),
+        )
+        return triage_markdown(result, alert=primary)
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            await embedded.stop()
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    payload = _read_json(args.file)
+    settings = load_settings()
+    _out(asyncio.run(_triage(settings, payload)))
+    return 0
+
+
+async def _serve(settings: Settings, port: int, host: str, socket_mode: bool) -> None:
+    from bot.app import build_runtime
+
+    runtime = await build_runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await runtime.start_http(host=host, port=port)
+        if socket_mode:
+            assert settings.slack_app_token is not None
+            await runtime.start_socket_mode(settings.slack_app_token.get_secret_value())
+        log.info("wizard_serving", port=runtime.port, socket_mode=socket_mode)
+        await stop.wait()
+    finally:
+        await runtime.stop()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    socket_mode = bool(args.socket or settings.slack_app_token is not None)
+    settings.require_slack(socket_mode)
+    asyncio.run(_serve(settings, args.port, args.host, socket_mode))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    settings = load_settings()
+    return asyncio.run(run_demo(settings, show_logs=args.verbose))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wizard", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the bot (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a container's service port
+    serve.add_argument("--socket", action="store_true", help="force Socket Mode")
+    serve.set_defaults(func=cmd_serve)
+    parse = sub.add_parser("parse", help="print the normalized alerts in a payload")
+    parse.add_argument("file", help="JSON file, or - for stdin")
+    parse.set_defaults(func=cmd_parse)
+    triage = sub.add_parser("triage", help="triage one alert payload and print Markdown")
+    triage.add_argument("file", help="JSON file, or - for stdin")
+    triage.set_defaults(func=cmd_triage)
+    demo = sub.add_parser("demo", help="run bundled alerts through the real pipeline locally")
+    demo.add_argument("--verbose", action="store_true", help="also show the JSON logs")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        level = load_settings().log_level
+    except ConfigError:
+        level = "INFO"  # the command itself reports the bad setting
+    quiet = args.command in ("parse", "triage") or (
+        args.command == "demo" and not getattr(args, "verbose", False)
+    )
+    configure_logging("WARNING" if quiet else level)
+    try:
+        return int(args.func(args))
+    except (ConfigError, InputError) as exc:
+        sys.stderr.write(f"wizard: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception:
+        log.exception("wizard_failed", command=args.command)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""The Slack Web API client, built once, with the SDK's own retry handlers.
+
+slack-sdk already knows how to honour `Retry-After` on 429, retry 5xx and reconnect; we only turn
+those handlers on. `SLACK_API_URL` points the client at another base URL (a proxy, or the local
+sandbox used by `wizard demo` and the tests).
+"""
+
+from __future__ import annotations
+
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+
+def make_web_client(token: str, base_url: str, timeout: int = 15) -> AsyncWebClient:
+    client = AsyncWebClient(token=token, base_url=base_url, timeout=timeout)
+    client.retry_handlers.extend(
+        [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=3),
+        ]
+    )
+    if not any(isinstance(h, AsyncConnectionErrorRetryHandler) for h in client.retry_handlers):
+        client.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=3))
+    return client

@@ -1,0 +1,206 @@
+"""Slack listeners: classify, enqueue, ack. Nothing slow happens here.
+
+Bolt has already verified the request signature (and answered url_verification/ssl_check). Each
+listener decides what kind of job an event is, hands it to `Intake` (dedup + durable enqueue in
+one atomic step) and returns, so the ack goes back to Slack in milliseconds. The app runs with
+`process_before_response=True`, so the ack is sent only after the job is durably queued: if Redis
+is down, Slack sees an error and retries instead of the alert vanishing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from typing import Any
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.alerts.registry import IGNORED_SUBTYPES, is_from_integration, parse_message
+from bot.context.store import ContextStore
+from bot.pipeline.intake import Intake
+from bot.pipeline.jobs import Job
+from bot.render.blocks import render_error, render_help, render_runbook, render_status
+from bot.triage.runbooks import RunbookCatalog
+
+log = structlog.get_logger(__name__)
+
+MAX_QUESTION_CHARS = 4000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _strip_mention(text: str) -> str:
+    """`<@U123> what now?` → `what now?`."""
+    words = text.split()
+    while words and words[0].startswith("<@") and words[0].endswith(">"):
+        words.pop(0)
+    return " ".join(words)
+
+
+class SlackListeners:
+    """The listeners, holding what they need to classify (channels, store, catalog)."""
+
+    def __init__(
+        self,
+        *,
+        intake: Intake,
+        store: ContextStore,
+        catalog: RunbookCatalog,
+        alert_channels: frozenset[str],
+        runbook_base_url: str | None = None,
+    ) -> None:
+        self.intake = intake
+        self.store = store
+        self.catalog = catalog
+        self.alert_channels = alert_channels
+        self.runbook_base_url = runbook_base_url
+
+    def register(self, app: AsyncApp) -> None:
+        app.event("message")(self.on_message)
+        app.event("app_mention")(self.on_mention)
+        app.command("/wizard")(self.on_command)
+        # Everything else Slack sends is acked and ignored, so Slack never retries it.
+        app.event(re.compile(".*"))(self.ignore)
+        app.action(re.compile(".*"))(self.ack_only)
+
+    async def ignore(self) -> None:
+        """Events we subscribe to only incidentally (edits, joins…)."""
+
+    async def ack_only(self, ack: AsyncAck) -> None:
+        await ack()
+
+    # --- events -----------------------------------------------------------------------------
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        subtype = event.get("subtype")
+        channel = event.get("channel")
+        ts = event.get("ts")
+        if not isinstance(channel, str) or not isinstance(ts, str):
+            log.warning("message_event_malformed", event_id=body.get("event_id"))
+            return
+        if not isinstance(subtype, str | None) or subtype in IGNORED_SUBTYPES:
+            return
+        event_id = body.get("event_id")
+        thread_ts = event.get("thread_ts")
+        in_thread = isinstance(thread_ts, str) and thread_ts != ts
+        if channel in self.alert_channels and not in_thread:
+            alerts = parse_message(event)
+            if alerts:
+                await self.intake.submit_slack(
+                    Job(
+                        id=f"msg:{channel}:{ts}",
+                        kind="alert",
+                        channel=channel,
+                        ts=ts,
+                        message=event,
+                        event_id=event_id,
+                    )
+                )
+            elif is_from_integration(event):
+                log.warning("integration_post_not_an_alert", channel=channel, ts=ts)
+            return
+        if in_thread and event.get("user") and not event.get("bot_id"):
+            if await self.store.get_thread(channel, thread_ts) is None:
+                return
+            text = _strip_mention(str(event.get("text") or ""))[:MAX_QUESTION_CHARS]
+            if text:
+                await self.intake.submit_slack(
+                    Job(
+                        id=f"msg:{channel}:{ts}",
+                        kind="followup",
+                        channel=channel,
+                        ts=ts,
+                        thread_ts=thread_ts,
+                        user=event.get("user"),
+                        text=text,
+                        event_id=event_id,
+                    )
+                )
+
+    async def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        channel = event.get("channel")
+        ts = event.get("ts")
+        if not isinstance(channel, str) or not isinstance(ts, str):
+            return
+        text = _strip_mention(str(event.get("text") or ""))[:MAX_QUESTION_CHARS]
+        thread_ts = event.get("thread_ts")
+        in_thread = isinstance(thread_ts, str) and thread_ts != ts
+        known = in_thread and await self.store.get_thread(channel, thread_ts) is not None
+        if not text:
+            text = "What should we do about this?" if known else "help"
+        await self.intake.submit_slack(
+            Job(
+                id=f"msg:{channel}:{ts}",
+                kind="followup" if known else "question",
+                channel=channel,
+                ts=ts,
+                thread_ts=thread_ts if in_thread else None,
+                user=event.get("user"),
+                text=text,
+                event_id=body.get("event_id"),
+            )
+        )
+
+    # --- /wizard ----------------------------------------------------------------------------
+    async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+        text = _CONTROL.sub("", str(command.get("text") or "")).strip()[:MAX_QUESTION_CHARS]
+        if not isinstance(command.get("channel_id"), str) or not command.get("user_id"):
+            log.warning("command_malformed", keys=sorted(command)[:20])
+            await ack(text="🧙 That request was incomplete (no channel or user).")
+            return
+        word, _, rest = text.partition(" ")
+        word = word.lower()
+        if word in ("", "help"):
+            blocks, fallback = render_help()
+            await ack(blocks=blocks, text=fallback, response_type="ephemeral")
+        elif word == "status":
+            await self._status(ack)
+        elif word == "runbook":
+            await self._runbook(ack, rest.strip())
+        else:
+            queued = await self.intake.submit_slack(
+                Job(
+                    id=f"cmd:{command.get('trigger_id') or uuid.uuid4().hex}",
+                    kind="question",
+                    channel=command.get("channel_id"),
+                    user=command.get("user_id"),
+                    text=text,
+                    response_url=command.get("response_url"),
+                    event_id=command.get("trigger_id"),
+                )
+            )
+            await ack(
+                text=(
+                    f"🧙 <@{command.get('user_id')}> asked: {text[:300]}\nThinking — the answer "
+                    "will appear in this channel."
+                    if queued
+                    else "🧙 Already working on that question."
+                ),
+                response_type="in_channel" if queued else "ephemeral",
+            )
+
+    async def _status(self, ack: AsyncAck) -> None:
+        try:
+            async with asyncio.timeout(2.0):
+                records = await self.store.open_alerts()
+        except Exception:
+            log.exception("status_failed")
+            blocks, text = render_error("I could not read alert state from Redis just now.")
+        else:
+            blocks, text = render_status(records)
+        await ack(blocks=blocks, text=text, response_type="ephemeral")
+
+    async def _runbook(self, ack: AsyncAck, query: str) -> None:
+        if not query:
+            names = ", ".join(f"`{r.id}`" for r in self.catalog.all())
+            await ack(text=f"Runbooks: {names}", response_type="ephemeral")
+            return
+        runbook = self.catalog.get(query)
+        matches = [runbook] if runbook else self.catalog.search(query)
+        if not matches:
+            blocks, text = render_error(f"No runbook matches {query!r}. Try `/wizard runbook`.")
+        else:
+            chosen = matches[0]
+            ref = self.catalog.ref(chosen, self.runbook_base_url)
+            blocks, text = render_runbook(chosen.title, chosen.sections, ref.url)
+        await ack(blocks=blocks, text=text, response_type="ephemeral")

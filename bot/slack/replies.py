@@ -1,0 +1,105 @@
+"""Posting and updating the bot's messages in Slack, exactly once per job and slot.
+
+Every message carries Slack message metadata naming its job and slot. Before posting, the ledger
+says whether this job already posted; if a previous attempt died between "posting" and recording
+the ts, the thread is searched for the metadata. So a reclaimed job finds and edits its earlier
+message instead of posting a second one. All text passes the redaction function on the way out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.redact import redact, redact_obj
+from bot.store.ledger import JobLedger
+
+log = structlog.get_logger(__name__)
+
+METADATA_EVENT = "wizard_reply"
+
+
+class Replier:
+    """The bot's only way to write to Slack."""
+
+    def __init__(self, client: AsyncWebClient, ledger: JobLedger) -> None:
+        self.client = client
+        self.ledger = ledger
+
+    async def ensure(
+        self,
+        job_id: str,
+        slot: str,
+        *,
+        channel: str,
+        thread_ts: str | None,
+        blocks: list[dict[str, Any]],
+        text: str,
+    ) -> str:
+        """Post (once) the job's message for `slot`; return its ts, found or new."""
+        state = await self.ledger.get(job_id)
+        if ts := state.get(f"{slot}_ts"):
+            await self.update(channel, ts, blocks, text)
+            return ts
+        if state.get(f"{slot}_state") == "posting":
+            found = await self._find(job_id, slot, channel, thread_ts)
+            if found:
+                log.warning("reply_recovered", job_id=job_id, slot=slot, ts=found)
+                await self.ledger.set(job_id, **{f"{slot}_ts": found, f"{slot}_state": "posted"})
+                await self.update(channel, found, blocks, text)
+                return found
+        await self.ledger.set(job_id, **{f"{slot}_state": "posting"})
+        response = await self.client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            blocks=redact_obj(blocks),
+            text=redact(text),
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"job": job_id, "slot": slot}},
+        )
+        ts = str(response["ts"])
+        await self.ledger.set(job_id, **{f"{slot}_ts": ts, f"{slot}_state": "posted"})
+        log.info("reply_posted", job_id=job_id, slot=slot, channel=channel, ts=ts)
+        return ts
+
+    async def update(self, channel: str, ts: str, blocks: list[dict[str, Any]], text: str) -> None:
+        await self.client.chat_update(
+            channel=channel, ts=ts, blocks=redact_obj(blocks), text=redact(text)
+        )
+
+    async def _find(
+        self, job_id: str, slot: str, channel: str, thread_ts: str | None
+    ) -> str | None:
+        """Look for a message this job posted before its worker died."""
+        try:
+            if thread_ts:
+                response = await self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
+                )
+            else:
+                response = await self.client.conversations_history(
+                    channel=channel, include_all_metadata=True, limit=100
+                )
+        except SlackApiError as exc:
+            log.warning("reply_lookup_failed", job_id=job_id, error=exc.response.get("error"))
+            return None
+        for message in response.get("messages", []):
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if (
+                meta.get("event_type") == METADATA_EVENT
+                and payload.get("job") == job_id
+                and payload.get("slot") == slot
+            ):
+                return str(message["ts"])
+        return None
+
+    async def respond(self, response_url: str, blocks: list[dict[str, Any]], text: str) -> None:
+        """Answer through a slash command's response_url (works where the bot is no member)."""
+        webhook = AsyncWebhookClient(response_url)
+        await webhook.send(text=redact(text), blocks=redact_obj(blocks), response_type="in_channel")

@@ -1,0 +1,118 @@
+"""HTTP routes: Slack's single endpoint, the two webhooks, and the health check.
+
+`/slack/events` is handed to Bolt as is (Bolt checks the signature and the 5-minute window).
+`/hooks/*` accept Alertmanager's webhook and CI deploy events behind a bearer token compared in
+constant time; without `WIZARD_HOOK_TOKEN` they refuse to work rather than accept anyone's alerts.
+Bad input gets a 4xx with a reason, never a 5xx.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+
+from bot.alerts.registry import parse_alertmanager_webhook
+from bot.models import Deploy
+from bot.pipeline.intake import webhook_job_id
+from bot.pipeline.jobs import Job
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+log = structlog.get_logger(__name__)
+
+MAX_BODY = 4 * 1024 * 1024
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"ok": False, "error": message}, status=status)
+
+
+def build_web_app(runtime: Runtime) -> web.Application:
+    settings = runtime.settings
+
+    def authorised(request: web.Request) -> web.Response | None:
+        if settings.hook_token is None:
+            return _json_error(503, "hooks disabled: set WIZARD_HOOK_TOKEN on the bot")
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        expected = settings.hook_token.get_secret_value()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
+            log.warning("hook_unauthorised", path=request.path, remote=request.remote)
+            return _json_error(401, "missing or wrong bearer token")
+        return None
+
+    async def read_json(request: web.Request) -> tuple[bytes, Any] | web.Response:
+        body = await request.read()
+        try:
+            return body, json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _json_error(400, "body is not valid JSON")
+
+    async def slack_events(request: web.Request) -> web.Response:
+        try:
+            bolt_request = await to_bolt_request(request)
+        except Exception:
+            # Bolt parses the body (and digs into it) before it checks the signature; a body it
+            # cannot read (bad JSON, a JSON array, broken form data) is a 400, not a crash.
+            log.warning("slack_body_unparseable", length=request.content_length)
+            return _json_error(400, "body is not valid JSON or form data")
+        body = bolt_request.body
+        if body.get("type") == "event_callback" and not isinstance(body.get("event"), dict):
+            # Bolt's middleware assumes `event` is an object and would answer 500.
+            return _json_error(400, "event_callback without an event object")
+        bolt_response = await runtime.bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def alertmanager(request: web.Request) -> web.Response:
+        if denied := authorised(request):
+            return denied
+        parsed = await read_json(request)
+        if isinstance(parsed, web.Response):
+            return parsed
+        body, payload = parsed
+        if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
+            return _json_error(400, "not an Alertmanager webhook body (no alerts list)")
+        alerts = parse_alertmanager_webhook(payload)
+        job = Job(id=webhook_job_id(body), kind="webhook", alerts=alerts)
+        queued = await runtime.intake.submit_webhook(job, body)
+        return web.json_response({"ok": True, "alerts": len(alerts), "duplicate": not queued})
+
+    async def deploy(request: web.Request) -> web.Response:
+        if denied := authorised(request):
+            return denied
+        parsed = await read_json(request)
+        if isinstance(parsed, web.Response):
+            return parsed
+        try:
+            event = Deploy.model_validate(parsed[1])
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            return _json_error(400, f"{where}: {first['msg']}")
+        await runtime.store.record_deploy(event)
+        await runtime.audit.append("deploy", **event.model_dump(mode="json"))
+        log.info("deploy_recorded", service=event.service, version=event.version)
+        return web.json_response({"ok": True})
+
+    async def healthz(_: web.Request) -> web.Response:
+        try:
+            redis_ok = bool(await runtime.redis.ping())
+        except Exception:
+            redis_ok = False
+        workers_ok = runtime.pool.alive
+        status = 200 if redis_ok and workers_ok else 503
+        return web.json_response({"redis": redis_ok, "workers": workers_ok}, status=status)
+
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_post("/hooks/alertmanager", alertmanager)
+    app.router.add_post("/hooks/deploy", deploy)
+    app.router.add_get("/healthz", healthz)
+    return app
