@@ -91,9 +91,9 @@ class Processor:
         """Alertmanager webhook: always remembered; posted and triaged if a channel is set."""
         for alert in job.alerts:
             await self.store.record_alert(alert)
-        await self.audit.append(
+        await self._audit_once(
             "alerts_received",
-            job_id=job.id,
+            job,
             source="alertmanager-webhook",
             fingerprints=[a.fingerprint for a in job.alerts],
             statuses=[a.status for a in job.alerts],
@@ -164,9 +164,9 @@ class Processor:
         await self.replier.ensure(
             job.id, "reply", channel=channel, thread_ts=thread_ts, blocks=blocks, text=text
         )
-        await self.audit.append(
+        await self._audit_once(
             "resolved_noted",
-            job_id=job.id,
+            job,
             thread=f"{channel}:{thread_ts}",
             fingerprint=alert.fingerprint,
             duration_s=duration,
@@ -239,6 +239,15 @@ class Processor:
         )
 
     # --- audit ------------------------------------------------------------------------------
+    async def _audit_once(self, kind: str, job: Job, **fields: Any) -> dict[str, Any] | None:
+        """One audit record per job and kind, even when a reclaimed job runs again."""
+        ledger = self.replier.ledger
+        if (await ledger.get(job.id)).get(f"audited_{kind}"):
+            return None
+        record = await self.audit.append(kind, job_id=job.id, **fields)
+        await ledger.set(job.id, **{f"audited_{kind}": record["id"]})
+        return record
+
     async def _audit_answer(
         self,
         kind: str,
@@ -250,10 +259,10 @@ class Processor:
         *,
         actor: str | None,
         question: str | None = None,
-    ) -> dict[str, Any]:
-        return await self.audit.append(
+    ) -> dict[str, Any] | None:
+        return await self._audit_once(
             kind,
-            job_id=job.id,
+            job,
             event_id=job.event_id,
             thread=f"{channel}:{thread_ts}" if thread_ts else channel,
             fingerprint=fingerprint,
