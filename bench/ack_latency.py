@@ -156,9 +156,7 @@ async def run(events: int, rate: float, workers: int) -> dict[str, Any]:
     first_ms = [(first[t] - sent_at[t]) * 1000 for t in first]
     final_ms = [(final[t] - sent_at[t]) * 1000 for t in final]
     threads_with_two = sum(
-        1
-        for t in sent_at
-        if len([m for m in sandbox.replies(CHANNEL, t) if m["ts"] != t]) > 1
+        1 for t in sent_at if len([m for m in sandbox.replies(CHANNEL, t) if m["ts"] != t]) > 1
     )
     return {
         "events": events,
