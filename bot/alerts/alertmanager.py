@@ -1,12 +1,16 @@
-"""Alertmanager: the webhook (v4 JSON) and its Slack receiver posts.
+"""Alertmanager: the webhook (v4 JSON) and its Slack receiver's posts.
 
 Webhook: one `Alert` per entry in `alerts`, status per alert, Alertmanager's own fingerprint,
 `0001-01-01T00:00:00Z` endsAt meaning "no end", `groupKey` and `truncatedAlerts` kept.
 
-Slack: the receiver posts an attachment whose title is `[FIRING:N] <groupLabels…>` (the default
-`slack.default.title`); the default text is empty, while most teams use the common template that
-prints, per alert, `*Alert:* summary - \\`severity\\``, `*Description:*` and a `*Details:*` list of
-`• *label:* \\`value\\`` lines. Both are understood.
+Slack: the receiver posts one attachment titled by the default `slack.default.title`,
+`[FIRING:N] <group label values> (<other common label values>)`, linked to Alertmanager's alerts
+page. The default text is empty, so such a post is one alert for the whole group, identified by
+its group label values. Most teams use the well-known custom text that prints, per alert,
+`*Alert:* summary - \\`severity\\``, `*Description:*`, `*Runbook:*` and a `*Details:*` list of
+`• *label:* \\`value\\`` lines; that gives one alert per entry, and since it prints the full label
+set we recompute Alertmanager's own fingerprint from it. Both shapes were captured from a real
+Alertmanager (see tests/fixtures/README.md).
 """
 
 from __future__ import annotations
@@ -15,12 +19,17 @@ import re
 from typing import Any
 
 from bot.alerts.common import (
+    ENV_WORDS,
+    GROUP_TITLE,
+    MAX_DESCRIPTION,
     as_dict,
     as_list,
     clean,
+    env_in_text,
     field_after,
     kv_lines,
     labels,
+    looks_like_grafana,
     make_alert,
     severity,
     severity_in_text,
@@ -28,27 +37,32 @@ from bot.alerts.common import (
     unslack,
     urls_in,
 )
-from bot.models import Alert
+from bot.alerts.fingerprint import alertmanager_fingerprint, fingerprint_for
+from bot.models import Alert, AlertStatus
 
-TITLE = re.compile(r"^\s*\[(FIRING|RESOLVED)(?::(\d+))?\]\s*(.*)$", re.IGNORECASE | re.DOTALL)
+MAX_ALERTS = 1000
+_ALERT_START = re.compile(r"(?=^\s*\*?Alert:\*?)", re.MULTILINE)
 
 
 def parse_webhook(body: dict[str, Any]) -> list[Alert]:
+    """The webhook_configs body (version 4): one alert per entry, group facts on each."""
     group_key = clean(body.get("groupKey"), 1000) or None
     truncated = body.get("truncatedAlerts")
     truncated = truncated if isinstance(truncated, int) and not isinstance(truncated, bool) else 0
     common = labels(body.get("commonLabels"))
+    common_ann = labels(body.get("commonAnnotations"), MAX_DESCRIPTION)
     external = clean(body.get("externalURL"), 2000)
+    group_status = clean(body.get("status"), 20).lower()
     alerts: list[Alert] = []
-    for raw in as_list(body.get("alerts"))[:1000]:
+    for raw in as_list(body.get("alerts"))[:MAX_ALERTS]:
         raw = as_dict(raw)
         lbls = {**common, **labels(raw.get("labels"))}
-        ann = labels(raw.get("annotations"))
-        status = "resolved" if clean(raw.get("status"), 20).lower() == "resolved" else "firing"
+        ann = {**common_ann, **labels(raw.get("annotations"), MAX_DESCRIPTION)}
+        status = clean(raw.get("status"), 20).lower() or group_status
         alerts.append(
             make_alert(
                 source="alertmanager",
-                status=status,
+                status="resolved" if status == "resolved" else "firing",
                 name=lbls.get("alertname", "") or "AlertmanagerAlert",
                 severity_=severity(lbls.get("severity") or lbls.get("priority")),
                 lbls=lbls,
@@ -67,65 +81,117 @@ def parse_webhook(body: dict[str, Any]) -> list[Alert]:
     return alerts
 
 
-def _looks_like_alertmanager(message: dict[str, Any], title: str) -> bool:
-    return bool(TITLE.match(title))
+def parse(message: dict[str, Any]) -> list[Alert] | None:
+    """Alerts in a Slack post by Alertmanager's Slack receiver; None if it is not one."""
+    for att in as_list(message.get("attachments"))[:20]:
+        att = as_dict(att)
+        match = GROUP_TITLE.match(clean(att.get("title"), 1000))
+        if not match:
+            continue
+        if looks_like_grafana(message, att):
+            return None
+        return _from_post(
+            status="resolved" if match.group(1).upper() == "RESOLVED" else "firing",
+            title=match.group(2).strip(),
+            text=unslack(clean(att.get("text"), 100_000)),
+            link=clean(att.get("title_link"), 2000) or None,
+        )
+    # Relays and `text:`-only templates put the title on the message's first line.
+    text = clean(message.get("text"), 100_000)
+    first, _, rest = text.partition("\n")
+    match = GROUP_TITLE.match(first)
+    if match and not as_list(message.get("attachments")):
+        return _from_post(
+            status="resolved" if match.group(1).upper() == "RESOLVED" else "firing",
+            title=unslack(match.group(2)).strip(),
+            text=unslack(rest),
+            link=None,
+        )
+    return None
+
+
+def _from_post(*, status: AlertStatus, title: str, text: str, link: str | None) -> list[Alert]:
+    chunks = _chunks(text)
+    if not chunks:
+        return [_group_alert(status=status, title=title, text=text, link=link)]
+    return [_entry_alert(status=status, title=title, chunk=c, link=link) for c in chunks]
 
 
 def _chunks(text: str) -> list[str]:
-    """Split the common template's text into one chunk per alert (`*Alert:*` starts each)."""
-    pieces = re.split(r"(?=^\s*\*?Alert:\*?)", text, flags=re.MULTILINE)
-    return [p for p in pieces if p.strip() and re.match(r"^\s*\*?Alert:", p)] or [text]
+    """One chunk per alert of the common custom template (`*Alert:*` starts each entry)."""
+    pieces = [p for p in _ALERT_START.split(text) if re.match(r"^\s*\*?Alert:", p)]
+    if pieces:
+        return pieces[:MAX_ALERTS]
+    return [text] if kv_lines(text) else []
 
 
-def parse(message: dict[str, Any]) -> list[Alert] | None:
-    for att in as_list(message.get("attachments"))[:20]:
-        att = as_dict(att)
-        title = clean(att.get("title"), 1000)
-        match = TITLE.match(title)
-        if not match:
-            continue
-        if "grafana" in clean(att.get("footer"), 200).lower():
-            return None  # Grafana uses the same title shape; its parser handles it
-        status = "resolved" if match.group(1).upper() == "RESOLVED" else "firing"
-        rest = match.group(3).strip()
-        text = unslack(clean(att.get("text"), 100_000))
-        source_url = clean(att.get("title_link"), 2000) or None
-        alerts = []
-        for chunk in _chunks(text):
-            lbls = kv_lines(chunk)
-            summary_line = field_after(chunk, "Alert")
-            sev_match = re.search(r"`([^`]+)`\s*$", summary_line)
-            sev = severity(lbls.get("severity") or (sev_match.group(1) if sev_match else ""))
-            if sev == "unknown":
-                sev = severity_in_text(rest)
-            summary = re.sub(r"\s*-\s*`[^`]*`\s*$", "", summary_line) or rest
-            name = lbls.get("alertname") or (rest.split()[0] if rest else "AlertmanagerAlert")
-            links = urls_in(chunk)
-            runbook = next((u for u in links if "runbook" in u.lower()), None)
-            dashboard = next(
-                (u for u in links if any(k in u for k in ("grafana", "/d/", "graph"))), None
-            )
-            alerts.append(
-                make_alert(
-                    source="alertmanager",
-                    status=status,
-                    name=name,
-                    severity_=sev,
-                    lbls=lbls,
-                    summary=summary,
-                    description=field_after(chunk, "Description"),
-                    runbook=runbook,
-                    dashboard=dashboard,
-                    source_url=source_url,
-                    environment=_env_from_title(rest) if not lbls else None,
-                )
-            )
-        return alerts
-    return None
+def _entry_alert(*, status: AlertStatus, title: str, chunk: str, link: str | None) -> Alert:
+    lbls = kv_lines(chunk)
+    summary_line = field_after(chunk, "Alert").split("\n")[0]
+    sev_match = re.search(r"`([^`]+)`\s*$", summary_line)
+    sev = severity(lbls.get("severity") or (sev_match.group(1) if sev_match else ""))
+    stated = field_after(chunk, "Status").split("\n")[0].lower()
+    if stated in ("firing", "resolved"):
+        status = "resolved" if stated == "resolved" else "firing"
+    urls = urls_in(chunk)
+    runbook = _first_url(field_after(chunk, "Runbook")) or next(
+        (u for u in urls if "runbook" in u.lower()), None
+    )
+    dashboard = _first_url(field_after(chunk, "Dashboard")) or next(
+        (u for u in urls if "grafana" in u or "/d/" in u), None
+    )
+    return make_alert(
+        source="alertmanager",
+        status=status,
+        name=lbls.get("alertname") or (title.split()[0] if title else "AlertmanagerAlert"),
+        severity_=sev if sev != "unknown" else severity_in_text(title),
+        lbls=lbls,
+        summary=re.sub(r"\s*-\s*`[^`]*`\s*$", "", summary_line) or title,
+        description=field_after(chunk, "Description").split("\n")[0],
+        fingerprint=alertmanager_fingerprint(lbls) if "alertname" in lbls else None,
+        runbook=runbook,
+        dashboard=dashboard,
+        source_url=link,
+        environment=None if lbls else env_in_text(title),
+    )
 
 
-def _env_from_title(rest: str) -> str | None:
-    for word in ("prod", "production", "staging", "uat", "dev"):
-        if re.search(rf"\b{word}\b", rest, re.IGNORECASE):
-            return word
-    return None
+def _group_alert(*, status: AlertStatus, title: str, text: str, link: str | None) -> Alert:
+    """The default template: only label *values* are shown, so one alert stands for the group.
+
+    The group label values (before the parenthesis) identify the group whatever its state or
+    membership, so they are the fingerprint's identity; the service is the first value that is
+    not the alert name, an environment, a severity or an instance address.
+    """
+    group_part, _, common_part = title.partition(" (")
+    tokens = group_part.split() + common_part.rstrip(")").split()
+    name = tokens[0] if tokens else "AlertmanagerAlert"
+    service = next(
+        (
+            t
+            for t in tokens[1:]
+            if t.lower() not in ENV_WORDS
+            and severity(t) == "unknown"
+            and ":" not in t
+            and "=" not in t
+            and t != name
+        ),
+        None,
+    )
+    return make_alert(
+        source="alertmanager",
+        status=status,
+        name=name,
+        severity_=severity_in_text(title),
+        summary=title,
+        description=text,
+        fingerprint=fingerprint_for("alertmanager", name, {"group": group_part.strip()}),
+        source_url=link,
+        service=service,
+        environment=env_in_text(title),
+    )
+
+
+def _first_url(text: str) -> str | None:
+    found = urls_in(text)
+    return found[0] if found else None

@@ -25,6 +25,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _URL = re.compile(r"https?://[^\s<>|\"')]+")
 _SLACK_LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
 
+# `[FIRING:2] …`, `[RESOLVED] …`, and Grafana's `[FIRING:1, RESOLVED:1] …` group titles.
+GROUP_TITLE = re.compile(
+    r"^\s*\[(FIRING|RESOLVED)(?::\d+)?(?:,\s*RESOLVED:\d+)?\]\s*(.*)$", re.IGNORECASE | re.DOTALL
+)
+ENV_WORDS = ("prod", "production", "prd", "staging", "stage", "uat", "qa", "dev", "test", "dr")
+
 SERVICE_KEYS = ("service", "app", "application", "component", "job", "service_name", "container")
 ENV_KEYS = ("env", "environment", "stage", "cluster", "namespace")
 
@@ -91,15 +97,15 @@ def timestamp(value: Any) -> datetime | None:
         return None
 
 
-def labels(value: Any) -> dict[str, str]:
-    """A bounded str→str label map from whatever the source sent."""
+def labels(value: Any, value_limit: int = MAX_LABEL_CHARS) -> dict[str, str]:
+    """A bounded str→str map (labels; annotations with a larger `value_limit`)."""
     if not isinstance(value, Mapping):
         return {}
     out: dict[str, str] = {}
-    for key, val in list(value.items())[:MAX_LABELS]:
+    for key, val in list(value.items())[: MAX_LABELS * 2]:
         k = clean(key, MAX_LABEL_CHARS)
-        if k and not isinstance(val, Mapping | list):
-            out[k] = clean(val, MAX_LABEL_CHARS)
+        if k and not isinstance(val, Mapping | list) and len(out) < MAX_LABELS:
+            out[k] = clean(val, value_limit)
     return out
 
 
@@ -242,3 +248,33 @@ def field_after(text: str, label: str) -> str:
     """The value after `*Label:*` or `Label:` on the same line."""
     match = re.search(rf"\*?{re.escape(label)}:?\*?:?\s*(.+)", text, re.IGNORECASE)
     return clean(match.group(1), MAX_DESCRIPTION) if match else ""
+
+
+def looks_like_grafana(message: Mapping[str, Any], attachment: Mapping[str, Any]) -> bool:
+    """Grafana reuses Alertmanager's title shape; its footer or sender name tells them apart."""
+    footer = clean(attachment.get("footer"), 200).lower()
+    return "grafana" in footer or "grafana" in sender(message)
+
+
+def env_in_text(text: str) -> str | None:
+    """An environment word (`prod`, `uat`…) standing alone in free text, if any."""
+    for token in re.findall(r"[\w-]+", text.lower()[:2000]):
+        if token in ENV_WORDS:
+            return token
+    return None
+
+
+def unlink(text: str) -> str:
+    """`<http://x|label>` → `label`; `<http://x>` → `http://x` (for names and field values)."""
+    return _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), text)
+
+
+def runbook_and_dashboard(text: str) -> tuple[str | None, str | None]:
+    """The first runbook-looking and dashboard-looking URLs in free text."""
+    urls = urls_in(text[:MAX_TEXT])
+    runbook = next((u for u in urls if "runbook" in u.lower() or "/wiki/" in u), None)
+    dashboard = next(
+        (u for u in urls if any(k in u for k in ("grafana", "/d/", "/dashboard", "viewPanel"))),
+        None,
+    )
+    return runbook, dashboard

@@ -1,9 +1,10 @@
 """Grafana unified alerting, Slack contact point.
 
 The default template posts an attachment titled `[FIRING:N] <alertname> <folder> (<labels>)`
-(footer "Grafana vX") whose text is `**Firing**` / `**Resolved**` sections; each alert there is
+(`[FIRING:1, RESOLVED:1]` when mixed; footer "Grafana vX", which is how it is told apart from
+Alertmanager) whose text is `**Firing**` / `**Resolved**` sections; each alert there is
 `Value: …`, `Labels:` with ` - key = value` lines, `Annotations:` likewise, then `Source:`,
-`Silence:`, `Dashboard:` and `Panel:` URLs.
+`Silence:`, `Dashboard:` and `Panel:` URLs. Status is per section, so a mixed post gives both.
 """
 
 from __future__ import annotations
@@ -11,16 +12,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.alerts.alertmanager import TITLE
-from bot.alerts.common import as_dict, as_list, clean, make_alert, sender, severity, unslack
+from bot.alerts.common import (
+    GROUP_TITLE,
+    MAX_DESCRIPTION,
+    MAX_LABEL_CHARS,
+    as_dict,
+    as_list,
+    clean,
+    looks_like_grafana,
+    make_alert,
+    severity,
+    unslack,
+)
 from bot.models import Alert
 
+MAX_ALERTS = 1000
 _SECTION = re.compile(r"\*\*(Firing|Resolved)\*\*", re.IGNORECASE)
-
-
-def _is_grafana(message: dict[str, Any], att: dict[str, Any]) -> bool:
-    footer = clean(att.get("footer"), 200).lower()
-    return "grafana" in footer or "grafana" in sender(message)
 
 
 def _alert_blocks(text: str) -> list[tuple[str, str]]:
@@ -31,7 +38,7 @@ def _alert_blocks(text: str) -> list[tuple[str, str]]:
     for status, body in pairs:
         blocks = re.split(r"(?=^Value:)", body.strip(), flags=re.MULTILINE)
         out += [(status.lower(), b) for b in blocks if "Labels:" in b or "Value:" in b]
-    return out
+    return out[:MAX_ALERTS]
 
 
 def _pairs(block: str, heading: str) -> dict[str, str]:
@@ -41,7 +48,7 @@ def _pairs(block: str, heading: str) -> dict[str, str]:
         for line in match.group(1).splitlines():
             key, sep, value = line.strip().lstrip("-").partition("=")
             if sep and key.strip():
-                found[clean(key, 256)] = clean(value, 1000)
+                found[clean(key, MAX_LABEL_CHARS)] = clean(value, MAX_DESCRIPTION)
     return found
 
 
@@ -54,8 +61,8 @@ def parse(message: dict[str, Any]) -> list[Alert] | None:
     for att in as_list(message.get("attachments"))[:20]:
         att = as_dict(att)
         title = clean(att.get("title"), 1000)
-        match = TITLE.match(title)
-        if not match or not _is_grafana(message, att):
+        match = GROUP_TITLE.match(title)
+        if not match or not looks_like_grafana(message, att):
             continue
         title_status = "resolved" if match.group(1).upper() == "RESOLVED" else "firing"
         text = unslack(clean(att.get("text"), 100_000))
@@ -68,7 +75,7 @@ def parse(message: dict[str, Any]) -> list[Alert] | None:
                 make_alert(
                     source="grafana",
                     status="resolved" if status == "resolved" else "firing",
-                    name=lbls.get("alertname") or match.group(3).split(" ")[0] or "GrafanaAlert",
+                    name=lbls.get("alertname") or match.group(2).split(" ")[0] or "GrafanaAlert",
                     severity_=severity(lbls.get("severity") or lbls.get("priority")),
                     lbls=lbls,
                     summary=ann.get("summary", ""),

@@ -1,8 +1,10 @@
 """Sentry issue alerts posted by the Sentry Slack integration.
 
-The post's title is the issue title (exception type and message) linked to
-`…sentry.io/…/issues/<id>/`, with the culprit as text and `Project`, `Environment`, `Level`
-(or `level:`/`environment:` tags) as fields. A `Resolved` action marks it resolved.
+The post links the issue title to `…sentry.io/…/issues/<id>/` (a Block Kit section, or the
+attachment title in older posts), shows the culprit, the configured tags as
+`environment: \\`prod\\`` pairs, a `State:` context line and a footer
+`Project: <slug> | <SHORT-ID> | Alert: <rule>`; older posts use Project/Environment/Level
+fields. The issue id is Sentry's identity for the issue, so it is the fingerprint's.
 """
 
 from __future__ import annotations
@@ -17,16 +19,21 @@ from bot.alerts.common import (
     make_alert,
     message_text,
     severity,
+    unlink,
     unslack,
 )
+from bot.alerts.fingerprint import fingerprint_for
 from bot.models import Alert
 
 _ISSUE = re.compile(r"https://[\w.-]*sentry\.io/[\w/.-]*issues/(\d+)/?[^\s>|]*")
+_LINKED_TITLE = re.compile(r"<https://[\w.-]*sentry\.io/[^|>]*issues/\d+[^|>]*\|([^>]+)>")
 _LEVELS = {"fatal": "critical", "error": "high", "warning": "warning", "info": "info"}
+_RESOLVED = re.compile(r"\bState:\s*\*?Resolved\b|\bresolved by\b|\bmarked as resolved\b", re.I)
 
 
-def _field(text: str, label: str) -> str:
-    match = re.search(rf"^\*?{label}\*?\s*:\s*`?([^`\n]+)`?$", text, re.MULTILINE | re.IGNORECASE)
+def _tag(text: str, name: str) -> str:
+    """`name: value`, `name: \\`value\\``, or a `*Name*: value` field line."""
+    match = re.search(rf"\b{name}\*?\s*:\s*`?([\w.@:/+-]+)`?", text, re.IGNORECASE)
     return clean(match.group(1), 200) if match else ""
 
 
@@ -35,32 +42,32 @@ def parse(message: dict[str, Any]) -> list[Alert] | None:
     issue = _ISSUE.search(text)
     if not issue:
         return None
-    title = ""
-    for att in as_list(message.get("attachments")):
-        title = clean(as_dict(att).get("title"), 300)
-        if title:
-            break
-    if not title:
-        first = re.search(r"<https?://[^|>]*sentry\.io[^|>]*\|([^>]+)>", text)
-        title = clean(first.group(1), 300) if first else clean(text.split("\n")[0], 300)
-    level = _field(text, "Level").lower()
-    env = _field(text, "Environment")
-    project = _field(text, "Project")
-    lowered = text.lower()
-    resolved = "resolved by" in lowered or "marked as resolved" in lowered
-    lbls = {"issue_id": issue.group(1), "project": project, "level": level}
+    linked = _LINKED_TITLE.search(text)
+    title = clean(linked.group(1), 300) if linked else ""
+    for att in as_list(message.get("attachments"))[:20]:
+        title = title or clean(as_dict(att).get("title"), 300)
+    title = unlink(title or text.split("\n")[0]).strip(" *_`")
+    level = _tag(text, "level").lower()
+    project = _tag(text, "project")
+    lbls = {
+        "issue_id": issue.group(1),
+        "project": project,
+        "level": level,
+        "release": _tag(text, "release"),
+        "server_name": _tag(text, "server_name"),
+    }
     return [
         make_alert(
             source="sentry",
-            status="resolved" if resolved else "firing",
-            name=unslack(title) or f"Sentry issue {issue.group(1)}",
+            status="resolved" if _RESOLVED.search(text) else "firing",
+            name=title or f"Sentry issue {issue.group(1)}",
             severity_=severity(_LEVELS.get(level, level)) if level else "high",
             lbls={k: v for k, v in lbls.items() if v},
-            summary=unslack(title),
-            description=unslack(text)[:4000],
-            fingerprint=f"sentry-{issue.group(1)}",
+            summary=title,
+            description=unslack(text),
+            fingerprint=fingerprint_for("sentry", issue.group(1), {}),
             service=project or None,
-            environment=env or None,
+            environment=_tag(text, "environment") or None,
             source_url=issue.group(0),
         )
     ]
