@@ -155,10 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         level = load_settings().log_level
     except ConfigError:
         level = "INFO"  # the command itself reports the bad setting
-    quiet = args.command in ("parse", "triage") or (
-        args.command == "demo" and not getattr(args, "verbose", False)
-    )
-    configure_logging("WARNING" if quiet else level)
+    if args.command in ("parse", "triage"):
+        level = "WARNING"
+    elif args.command == "demo" and not args.verbose:
+        level = "ERROR"  # the demo's own narration is the output; --verbose shows the logs
+    configure_logging(level)
     try:
         return int(args.func(args))
     except (ConfigError, InputError) as exc:
