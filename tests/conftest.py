@@ -13,8 +13,10 @@ import pytest
 import redis.asyncio as redis
 
 from bot.logs import configure_logging
+from bot.slack.sandbox import SlackSandbox
 from bot.store.connection import connect
 from bot.store.embedded import EmbeddedRedis
+from tests.fakes.anthropic_api import FakeAnthropic
 
 configure_logging("WARNING")
 
@@ -38,3 +40,17 @@ async def redis_client(redis_server: EmbeddedRedis) -> AsyncIterator[redis.Redis
 @pytest.fixture
 def fixtures_dir() -> Path:
     return Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[SlackSandbox]:
+    """The local Slack Web API + Socket Mode server the real SDK clients talk to."""
+    async with SlackSandbox() as box:
+        yield box
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[FakeAnthropic]:
+    """The local fake Anthropic Messages API the real SDK talks to."""
+    async with FakeAnthropic() as fake:
+        yield fake

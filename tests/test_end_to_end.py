@@ -47,22 +47,6 @@ def alert_message(name: str = "OrderGatewayLatencyHigh", service: str = "order-g
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[SlackSandbox]:
-    box = SlackSandbox()
-    await box.start()
-    yield box
-    await box.stop()
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[FakeAnthropic]:
-    fake = FakeAnthropic()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def bot(
     sandbox: SlackSandbox, llm: FakeAnthropic, redis_server: EmbeddedRedis, redis_client, tmp_path
 ) -> AsyncIterator[Bot]:

@@ -44,19 +44,9 @@ SYSTEM = [
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[SlackSandbox]:
-    box = SlackSandbox()
-    await box.start()
-    yield box
-    await box.stop()
-
-
-@pytest.fixture
 async def fake() -> AsyncIterator[FakeAnthropic]:
-    server = FakeAnthropic()
-    await server.start()
-    yield server
-    await server.stop()
+    async with FakeAnthropic() as server:
+        yield server
 
 
 @pytest.fixture
