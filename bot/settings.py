@@ -7,14 +7,34 @@ of failing at 09:29:59 on the first alert of the day.
 
 from __future__ import annotations
 
+import re
+import typing
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_MODEL = "claude-sonnet-5-5"
-"""The newest Sonnet in the installed anthropic SDK's model list at the time of writing."""
+
+def _newest_sonnet(fallback: str = "claude-sonnet-5-5") -> str:
+    """The newest Sonnet alias the installed anthropic SDK knows, so an SDK upgrade moves it."""
+    try:
+        from anthropic.types import ModelParam
+    except ImportError:  # pragma: no cover - the SDK is a dependency
+        return fallback
+
+    def names(tp: object) -> list[str]:
+        args = typing.get_args(tp)
+        return [n for a in args for n in names(a)] if args else [tp] if isinstance(tp, str) else []
+
+    def version(name: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in re.findall(r"\d+", name.removeprefix("claude-sonnet-")))
+
+    aliases = [n for n in names(ModelParam) if re.fullmatch(r"claude-sonnet-\d+(-\d)?", n)]
+    return max(aliases, key=version) if aliases else fallback
+
+
+DEFAULT_MODEL = _newest_sonnet()
 
 
 class ConfigError(Exception):
