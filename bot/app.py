@@ -147,7 +147,7 @@ async def build_runtime(
     client, embedded = await open_redis(settings)
     await ensure_group(client)
     store = ContextStore(client, deploy_window=timedelta(hours=settings.deploy_window_h))
-    audit = AuditLog(client)
+    audit = AuditLog(client, settings.data_dir / "audit")
     intake = Intake(client)
     ledger = JobLedger(client)
     wizard = build_wizard(settings)

@@ -1,7 +1,7 @@
-"""`wizard serve | parse | triage | demo` — how operators and tests drive the bot.
+"""`wizard serve | parse | triage | demo | audit` — how operators and tests drive the bot.
 
 Exit codes: 0 ok, 2 bad configuration or unreadable input (one line on stderr saying what to fix),
-1 an unexpected failure (logged with its traceback).
+1 an unexpected failure (logged with its traceback) or, for `audit verify`, a broken trail.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ async def _triage(settings: Settings, payload: Any) -> str:
         primary = primary_alert(alerts)
         context = await store.build_context(primary, group=alerts)
         result = await wizard.triage(context)
-        await AuditLog(client).append(
+        await AuditLog(client, settings.data_dir / "audit").append(
             "triage_cli",
             fingerprint=primary.fingerprint,
             model=result.model,
@@ -129,6 +129,56 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(settings, show_logs=args.verbose))
 
 
+async def _audit(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    from bot.app import open_redis
+    from bot.audit.commands import export_report, verify_report
+
+    mirror_dir = settings.data_dir / "audit"
+    if args.audit_command == "verify" and args.source == "file":
+        return await verify_report(None, mirror_dir, "file")  # the file copy needs no Redis
+    client, embedded = await open_redis(settings)
+    try:
+        if args.audit_command == "verify":
+            return await verify_report(client, mirror_dir, args.source)
+        return await export_report(
+            client, args.out, since=args.since, until=args.until, thread=args.thread
+        )
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            await embedded.stop()
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    report = asyncio.run(_audit(settings, args))
+    _out(json.dumps(report, indent=2, default=str))
+    return 0 if report.get("ok", True) else 1
+
+
+def _iso_time(value: str) -> Any:
+    from bot.audit.export import parse_time
+
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
+
+
+def _add_audit(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="verify or export the tamper-evident audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="walk the hash chain; exit 1 if broken")
+    verify.add_argument("--source", choices=("redis", "file", "both"), default="both")
+    verify.set_defaults(func=cmd_audit)
+    export = audit_sub.add_parser("export", help="write JSONL, CSV and Markdown for an examiner")
+    export.add_argument("--since", type=_iso_time, required=True, help="ISO time, inclusive")
+    export.add_argument("--until", type=_iso_time, required=True, help="ISO time, exclusive")
+    export.add_argument("--thread", help="only this thread, e.g. C123:1700000000.0001")
+    export.add_argument("--out", type=Path, default=Path("."), help="directory (default: .)")
+    export.set_defaults(func=cmd_audit)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wizard", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run bundled alerts through the real pipeline locally")
     demo.add_argument("--verbose", action="store_true", help="also show the JSON logs")
     demo.set_defaults(func=cmd_demo)
+    _add_audit(sub)
     return parser
 
 
@@ -155,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         level = load_settings().log_level
     except ConfigError:
         level = "INFO"  # the command itself reports the bad setting
-    if args.command in ("parse", "triage"):
+    if args.command in ("parse", "triage", "audit"):
         level = "WARNING"
     elif args.command == "demo" and not args.verbose:
         level = "ERROR"  # the demo's own narration is the output; --verbose shows the logs

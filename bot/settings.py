@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     thread_memory_tokens: int = Field(
         default=6000, alias="WIZARD_THREAD_MEMORY_TOKENS", ge=500, le=100000
     )
+    audit_retention_days: int = Field(default=2557, alias="WIZARD_AUDIT_RETENTION_DAYS", ge=1)
+    """How long audit records must be kept (default 7 years); nothing deletes records younger."""
     log_level: str = Field(default="INFO", alias="WIZARD_LOG_LEVEL")
 
     @field_validator("alert_channels", mode="before")

@@ -2,29 +2,39 @@
 
 Regulators ask "what did the bot say, on what evidence, and who acted on it". Every record is
 redacted, canonical JSON in the `wizard:audit` stream (persisted by AOF) and carries the previous
-record's SHA-256 and its own, so the trail is already a hash chain that `wizard audit verify`
-(a later issue) can walk. Appends are serialised with WATCH on the head key, so two replicas
-cannot fork the chain.
+record's SHA-256 and its own, so the trail is a hash chain that `wizard audit verify` walks.
+Appends are serialised with WATCH on the head key, so two replicas cannot fork the chain.
+
+With a mirror directory each record is also appended to a monthly JSONL file (`bot/audit/mirror.py`)
+after Redis accepted it: Redis stays the source of truth (a Redis failure raises, nothing is
+written), while a failed file write is logged and left for `wizard audit verify --source both` to
+report, because refusing to answer an incident over a full disk would be worse. An in-process lock
+spans both writes so the file holds records in chain order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as redis
 import structlog
 from redis.exceptions import WatchError
 
+from bot.audit import mirror
 from bot.redact import redact_obj
 from bot.store import keys
 
 log = structlog.get_logger(__name__)
 
 GENESIS = "0" * 64
+CHAIN_FIELDS = frozenset({"prev_hash", "hash", "id"})
+"""Added to every record read back; a caller's field of the same name would be ambiguous."""
 
 
 def canonical(record: dict[str, Any]) -> str:
@@ -37,18 +47,31 @@ def chain_hash(prev_hash: str, body: str) -> str:
 
 
 class AuditLog:
-    """Appends hash-chained records; reads them back for tests and exports."""
+    """Appends hash-chained records (and mirrors them to a file); reads and verifies them."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, mirror_dir: Path | None = None) -> None:
         self.redis = client
+        self.mirror_dir = mirror_dir
+        self._lock = asyncio.Lock()
+        self._checked_files: set[Path] = set()
 
     async def append(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Append one record of `kind`; returns it with `prev_hash`, `hash` and stream `id`."""
-        record = redact_obj(
-            json.loads(
-                canonical({"kind": kind, "at": datetime.now(UTC).isoformat(), "v": 1, **fields})
+        reserved = CHAIN_FIELDS.intersection(fields)
+        if reserved:
+            raise ValueError(f"audit fields {sorted(reserved)} are reserved for the chain")
+        async with self._lock:
+            now = datetime.now(UTC)
+            record = redact_obj(
+                json.loads(canonical({"kind": kind, "at": now.isoformat(), "v": 1, **fields}))
             )
-        )
+            result = await self._append_redis(record)
+            if self.mirror_dir is not None:
+                await self._mirror(result, now)
+        log.info("audit_appended", kind=kind, audit_id=result["id"], hash=result["hash"][:16])
+        return result
+
+    async def _append_redis(self, record: dict[str, Any]) -> dict[str, Any]:
         body = canonical(record)
         for _ in range(50):
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -62,9 +85,30 @@ class AuditLog:
                     stream_id, _ = await pipe.execute()
                 except WatchError:
                     continue
-            log.info("audit_appended", kind=kind, audit_id=stream_id, hash=digest[:16])
             return {**record, "prev_hash": prev, "hash": digest, "id": stream_id}
         raise RuntimeError("audit append kept conflicting; the head key is hot")
+
+    async def _mirror(self, record: dict[str, Any], now: datetime) -> None:
+        """Write the file copy off the event loop; a failure is logged, never raised."""
+        assert self.mirror_dir is not None
+        path = mirror.file_for(self.mirror_dir, now)
+        try:
+            await asyncio.to_thread(
+                mirror.append_line, path, canonical(record), checked=self._checked_files
+            )
+        except OSError as exc:
+            log.error(
+                "audit_mirror_failed",
+                path=str(path),
+                audit_id=record["id"],
+                hash=record["hash"],
+                error=str(exc),
+            )
+
+    async def head(self) -> str | None:
+        """The hash of the last record, as Redis remembers it."""
+        value = await self.redis.get(keys.AUDIT_HEAD)
+        return str(value) if value is not None else None
 
     async def records(self, count: int | None = None) -> list[dict[str, Any]]:
         """All records (oldest first), each with its chain fields."""
@@ -75,15 +119,12 @@ class AuditLog:
         ]
 
     async def verify(self) -> tuple[int, str | None]:
-        """Walk the chain; returns (records checked, id of the first broken record or None)."""
-        prev = GENESIS
-        checked = 0
-        for entry_id, fields in await self.redis.xrange(keys.AUDIT_STREAM):
-            if fields.get("prev") != prev or chain_hash(prev, fields["record"]) != fields["hash"]:
-                return checked, entry_id
-            prev = fields["hash"]
-            checked += 1
-        return checked, None
+        """Walk the Redis chain: (records checked, id of the first broken record or None)."""
+        from bot.audit.verify import Entry, walk
+
+        entries = [Entry.from_stream(i, f) for i, f in await self.redis.xrange(keys.AUDIT_STREAM)]
+        checked, found = walk(entries, head=await self.head() or GENESIS)
+        return checked, (found["id"] or "") if found else None
 
 
 def money(value: Decimal) -> str:

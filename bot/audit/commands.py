@@ -1,0 +1,84 @@
+"""What `wizard audit verify` and `wizard audit export` do, separate from argument parsing.
+
+Both return a JSON-able report so the CLI only prints it and picks the exit code; tests call
+these directly or through `bot.cli.main`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as redis
+
+from bot.audit import mirror
+from bot.audit.export import select, write_export
+from bot.audit.log import GENESIS, AuditLog
+from bot.audit.verify import Entry, compare, walk
+from bot.store import keys
+
+SOURCES = ("redis", "file", "both")
+
+
+async def verify_report(
+    client: redis.Redis | None, mirror_dir: Path, source: str
+) -> dict[str, Any]:
+    """Walk the chosen copies; `ok` is False on the first broken, missing or extra record."""
+    report: dict[str, Any] = {"source": source}
+    problems: list[dict[str, Any]] = []
+    redis_entries: list[Entry] = []
+    file_entries: list[Entry] = []
+    if source in ("redis", "both"):
+        assert client is not None
+        stream = await client.xrange(keys.AUDIT_STREAM)
+        redis_entries = [Entry.from_stream(i, f) for i, f in stream]
+        head = await AuditLog(client).head() or GENESIS
+        checked, found = walk(redis_entries, head=head)
+        report["redis"] = {"records": len(redis_entries), "checked": checked, "broken": found}
+        problems += [{"copy": "redis", **found}] if found else []
+    if source in ("file", "both"):
+        read = mirror.read_dir(mirror_dir)
+        file_entries = [Entry.from_line(r) for r in read.records]
+        checked, found = walk(file_entries)
+        report["file"] = {
+            "dir": str(mirror_dir),
+            "records": len(file_entries),
+            "checked": checked,
+            "broken": found,
+            "torn_lines": read.torn,
+            "partial_tail": read.partial_tail,
+        }
+        problems += [{"copy": "file", **found}] if found else []
+    if source == "both":
+        differ = compare(redis_entries, file_entries)
+        report["mismatch"] = differ
+        problems += [{"copy": "both", **differ}] if differ else []
+    report["ok"] = not problems
+    report["first_problem"] = problems[0] if problems else None
+    return report
+
+
+async def export_report(
+    client: redis.Redis,
+    out_dir: Path,
+    *,
+    since: datetime,
+    until: datetime,
+    thread: str | None,
+) -> dict[str, Any]:
+    """Export the window from Redis (the primary copy) and say whether its chain is intact."""
+    audit = AuditLog(client)
+    records = await audit.records()
+    chosen = select(records, since, until, thread)
+    checked, broken = await audit.verify()
+    header = {
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "thread": thread,
+        "records": len(chosen),
+        "chain_checked": checked,
+        "chain_intact": broken is None,
+    }
+    paths = write_export(chosen, out_dir, header=header)
+    return {**header, "files": {fmt: str(path) for fmt, path in paths.items()}}
