@@ -26,6 +26,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot.audit.log import AuditLog
+from bot.context.pseudonyms import Pseudonyms
 from bot.context.store import ContextStore
 from bot.pipeline.intake import Intake
 from bot.pipeline.process import Processor
@@ -111,7 +112,7 @@ async def open_redis(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | N
     return connect(redis_url), embedded
 
 
-def build_wizard(settings: Settings) -> Wizard:
+def build_wizard(settings: Settings, pseudonyms: Pseudonyms | None = None) -> Wizard:
     """The wizard with its prompts, runbooks and (when a key is set) the Anthropic client."""
     catalog = RunbookCatalog.load(settings.runbooks_dir or RUNBOOKS_DIR)
     runbook_base = str(settings.runbook_base_url).rstrip("/") if settings.runbook_base_url else None
@@ -132,6 +133,7 @@ def build_wizard(settings: Settings) -> Wizard:
         max_tokens=settings.llm_max_tokens,
         memory_tokens=settings.thread_memory_tokens,
         runbook_base_url=runbook_base,
+        pseudonyms=pseudonyms,
     )
 
 
@@ -150,7 +152,8 @@ async def build_runtime(
     audit = AuditLog(client, settings.data_dir / "audit")
     intake = Intake(client)
     ledger = JobLedger(client)
-    wizard = build_wizard(settings)
+    pseudonyms = Pseudonyms(client)
+    wizard = build_wizard(settings, pseudonyms)
     catalog = wizard.catalog
     runbook_base = wizard.runbook_base_url
     token = slack_token or (
@@ -159,7 +162,7 @@ async def build_runtime(
     if token is None:
         raise ValueError("a Slack bot token is needed to build the runtime")
     web_client = make_web_client(token, settings.slack_api_base)
-    replier = Replier(web_client, ledger)
+    replier = Replier(web_client, ledger, pseudonyms)
     processor = Processor(
         store=store,
         wizard=wizard,

@@ -56,6 +56,7 @@ async def _triage(settings: Settings, payload: Any) -> str:
     from bot.alerts.registry import parse_payload
     from bot.app import build_wizard, open_redis
     from bot.audit.log import AuditLog
+    from bot.context.pseudonyms import Pseudonyms
     from bot.context.store import ContextStore
     from bot.pipeline.process import primary_alert
     from bot.render.markdown import triage_markdown
@@ -63,9 +64,10 @@ async def _triage(settings: Settings, payload: Any) -> str:
     alerts = parse_payload(payload)
     if not alerts:
         raise InputError("the payload holds no alert (a person's message or a Slack control event)")
-    wizard = build_wizard(settings)
     client, embedded = await open_redis(settings)
     try:
+        pseudonyms = Pseudonyms(client)
+        wizard = build_wizard(settings, pseudonyms)
         store = ContextStore(client)
         for alert in alerts:
             await store.record_alert(alert)
@@ -80,7 +82,7 @@ async def _triage(settings: Settings, payload: Any) -> str:
             fallback=result.fallback,
             answer=result.answer.model_dump(mode="json"),
         )
-        return triage_markdown(result, alert=primary)
+        return await pseudonyms.reveal(triage_markdown(result, alert=primary))
     finally:
         await client.aclose()
         if embedded is not None:

@@ -9,7 +9,7 @@ string costs nothing, a leaked token costs a rotation and an incident report.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -98,8 +98,9 @@ def _mask(kind: str) -> str:
     return f"[REDACTED:{kind}]"
 
 
-def redact(text: str) -> str:
-    """Mask secrets and trading identifiers in `text`; idempotent and safe on any string."""
+def redact(text: str, *, trading: bool = True) -> str:
+    """Mask secrets (always) and trading identifiers (unless `trading=False`: the Slack reply,
+    where pseudonyms are re-hydrated for the humans); idempotent and safe on any string."""
     if not text:
         return text
     lowered = text.lower()
@@ -116,29 +117,49 @@ def redact(text: str) -> str:
             text = pattern.sub(lambda m: f"{m.group(1)} {_mask('token')}", text)
         else:
             text = pattern.sub(_mask(kind), text)
-    for kind, pattern in (*_TRADING_PATTERNS, *_extra_patterns):
-        if not _wanted(kind, lowered):
-            continue
-        text = pattern.sub(lambda m, k=kind: _mask_group(m, k), text)
+    if trading:
+        text = sub_trading(text, lambda kind, _: _mask(kind))
     return text
 
 
-def _mask_group(match: re.Match[str], kind: str) -> str:
-    """Mask only the identifier group, keeping the label so the text stays readable."""
+def sub_trading(text: str, replace: Callable[[str, str], str]) -> str:
+    """Replace each trading identifier's value with `replace(kind, value)`, keeping its label
+    (`account ACC-1234` → `account <replacement>`). Shared by masking and pseudonymisation."""
+    if PSEUDONYM.search(text):  # never re-process a pseudonym as if it were an identifier
+        parts = PSEUDONYM.split(text)
+        tokens = PSEUDONYM.findall(text)
+        out = [sub_trading(parts[0], replace)]
+        for token, part in zip(tokens, parts[1:], strict=True):
+            out += [token, sub_trading(part, replace)]
+        return "".join(out)
+    lowered = text.lower()
+    for kind, pattern in (*_TRADING_PATTERNS, *_extra_patterns):
+        if not _wanted(kind, lowered):
+            continue
+        text = pattern.sub(lambda m, k=kind: _replace_group(m, k, replace), text)
+    return text
+
+
+def _replace_group(match: re.Match[str], kind: str, replace: Callable[[str, str], str]) -> str:
+    """Replace only the identifier group, keeping the label so the text stays readable."""
     if match.re.groups == 0:
-        return _mask(kind)
+        return replace(kind, match.group(0))
     start, end = match.span(1)
     whole = match.group(0)
     offset = match.start(0)
-    return whole[: start - offset] + _mask(kind) + whole[end - offset :]
+    return whole[: start - offset] + replace(kind, match.group(1)) + whole[end - offset :]
 
 
-def redact_obj(value: Any) -> Any:
+PSEUDONYM = re.compile(r"\b(?:ACCOUNT|LEI|CLORDID|CLIENT|STRATEGY|CUSTOM)-[0-9a-f]{10}\b")
+"""A reversible token standing for a trading identifier (see `bot/context/pseudonyms.py`)."""
+
+
+def redact_obj(value: Any, *, trading: bool = True) -> Any:
     """Redact every string inside a JSON-like structure (dicts, lists, scalars)."""
     if isinstance(value, str):
-        return redact(value)
+        return redact(value, trading=trading)
     if isinstance(value, Mapping):
-        return {k: redact_obj(v) for k, v in value.items()}
+        return {k: redact_obj(v, trading=trading) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [redact_obj(v) for v in value]
+        return [redact_obj(v, trading=trading) for v in value]
     return value

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.context.pseudonyms import Pseudonyms
 from bot.redact import redact, redact_obj
 from bot.store.ledger import JobLedger
 
@@ -26,9 +27,24 @@ METADATA_EVENT = "wizard_reply"
 class Replier:
     """The bot's only way to write to Slack."""
 
-    def __init__(self, client: AsyncWebClient, ledger: JobLedger) -> None:
+    def __init__(
+        self, client: AsyncWebClient, ledger: JobLedger, pseudonyms: Pseudonyms | None = None
+    ) -> None:
         self.client = client
         self.ledger = ledger
+        self.pseudonyms = pseudonyms
+
+    async def _outward(
+        self, blocks: list[dict[str, Any]], text: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Secrets masked; trading-identifier pseudonyms turned back into the real values,
+        because the people in the channel need them (the model and the audit never see them)."""
+        blocks = redact_obj(blocks, trading=False)
+        text = redact(text, trading=False)
+        if self.pseudonyms is not None:
+            blocks = await self.pseudonyms.reveal_obj(blocks)
+            text = await self.pseudonyms.reveal(text)
+        return blocks, text
 
     async def ensure(
         self,
@@ -53,11 +69,12 @@ class Replier:
                 await self.update(channel, found, blocks, text)
                 return found
         await self.ledger.set(job_id, **{f"{slot}_state": "posting"})
+        blocks, text = await self._outward(blocks, text)
         response = await self.client.chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
-            blocks=redact_obj(blocks),
-            text=redact(text),
+            blocks=blocks,
+            text=text,
             unfurl_links=False,
             unfurl_media=False,
             metadata={"event_type": METADATA_EVENT, "event_payload": {"job": job_id, "slot": slot}},
@@ -68,9 +85,8 @@ class Replier:
         return ts
 
     async def update(self, channel: str, ts: str, blocks: list[dict[str, Any]], text: str) -> None:
-        await self.client.chat_update(
-            channel=channel, ts=ts, blocks=redact_obj(blocks), text=redact(text)
-        )
+        blocks, text = await self._outward(blocks, text)
+        await self.client.chat_update(channel=channel, ts=ts, blocks=blocks, text=text)
 
     async def _find(
         self, job_id: str, slot: str, channel: str, thread_ts: str | None
@@ -101,5 +117,6 @@ class Replier:
 
     async def respond(self, response_url: str, blocks: list[dict[str, Any]], text: str) -> None:
         """Answer through a slash command's response_url (works where the bot is no member)."""
+        blocks, text = await self._outward(blocks, text)
         webhook = AsyncWebhookClient(response_url)
-        await webhook.send(text=redact(text), blocks=redact_obj(blocks), response_type="in_channel")
+        await webhook.send(text=text, blocks=blocks, response_type="in_channel")

@@ -21,6 +21,8 @@ README "Redis key schema"):
 | `wizard:audit` | stream | append-only audit records (hash-chained) | never trimmed |
 | `wizard:audit:head` | string | hash of the last audit record | — |
 | `wizard:worker:{name}` | string | worker heartbeat | 30 s |
+| `wizard:pseudonyms` | hash token → trading identifier | reversible pseudonyms (never in prompts/logs) | 90 d |
+| `wizard:pseudonym:key` | string | HMAC key that makes pseudonyms stable | — |
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ AUDIT_STREAM = f"{PREFIX}:audit"
 AUDIT_HEAD = f"{PREFIX}:audit:head"
 ALERTS_OPEN = f"{PREFIX}:alerts:open"
 ALERTS_RECENT = f"{PREFIX}:alerts:recent"
+PSEUDONYMS = f"{PREFIX}:pseudonyms"
+PSEUDONYM_KEY = f"{PREFIX}:pseudonym:key"
 
 
 def dedup_event(event_id: str) -> str:
