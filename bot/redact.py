@@ -8,6 +8,7 @@ string costs nothing, a leaked token costs a rotation and an incident report.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -38,7 +39,7 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "password-field",
         re.compile(
             r"(?i)\b((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|client[_-]?secret)"
-            r"\s*[:=]\s*)(['\"]?)[^\s'\",;]{3,}\2"
+            r"\s*[:=]\s*)(['\"]?)(?!\[REDACTED:)[^\s'\",;]{3,}\2"
         ),
     ),
 )
@@ -53,7 +54,12 @@ _TRADING_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("clordid", re.compile(r"(?i)\b(?:clordid|cl_ord_id|11=)[ :=]*([A-Za-z0-9._-]{4,})")),
-    ("client", re.compile(r"(?i)\bclient[_ ]?(?:name|id)\s*[:=]\s*['\"]?([^'\",;\n]{2,60})")),
+    # The value starts at a non-space and `[` ends it: a mask must never be re-captured
+    # (redact() must be idempotent).
+    (
+        "client",
+        re.compile(r"(?i)\bclient[_ ]?(?:name|id)\s*[:=]\s*['\"]?([^'\",;\s\[][^'\",;\n\[]{1,59})"),
+    ),
     ("strategy", re.compile(r"(?i)\bstrategy[_ ]?(?:name|id)\s*[:=]\s*['\"]?([\w.-]{2,60})")),
 )
 
@@ -154,12 +160,47 @@ PSEUDONYM = re.compile(r"\b(?:ACCOUNT|LEI|CLORDID|CLIENT|STRATEGY|CUSTOM)-[0-9a-
 """A reversible token standing for a trading identifier (see `bot/context/pseudonyms.py`)."""
 
 
-def redact_obj(value: Any, *, trading: bool = True) -> Any:
+def redact_obj(value: Any, *, trading: bool = True, thorough: bool = False) -> Any:
     """Redact every string inside a JSON-like structure (dicts, lists, scalars)."""
     if isinstance(value, str):
+        if thorough:
+            return redact_thorough(value, trading=trading)
         return redact(value, trading=trading)
     if isinstance(value, Mapping):
-        return {k: redact_obj(v, trading=trading) for k, v in value.items()}
+        return {k: redact_obj(v, trading=trading, thorough=thorough) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [redact_obj(v, trading=trading) for v in value]
+        return [redact_obj(v, trading=trading, thorough=thorough) for v in value]
     return value
+
+
+@functools.cache
+def _detectors() -> tuple[tuple[str, Any], ...]:
+    """detect-secrets' regex plugins (a maintained catalogue of token formats), loaded once.
+
+    Public-IP detection is left out: addresses are operational facts, not secrets here.
+    """
+    try:
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+        from detect_secrets.plugins.base import RegexBasedDetector
+    except ImportError:  # pragma: no cover - a declared dependency
+        return ()
+    found = []
+    for secret_type, plugin in sorted(get_mapping_from_secret_type_to_class().items()):
+        if issubclass(plugin, RegexBasedDetector) and "IP" not in secret_type:
+            found.append((re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-"), plugin()))
+    return tuple(found)
+
+
+def redact_thorough(text: str, *, trading: bool = True) -> str:
+    """`redact`, then every detect-secrets regex plugin over what is left.
+
+    Slower (tens of regexes per string), so it guards the two places where one string carries
+    everything: the prompt sent to the model and each audit record. Slack blocks and log lines
+    get the fast `redact`.
+    """
+    text = redact(text, trading=trading)
+    for kind, detector in _detectors():
+        for secret in set(detector.analyze_string(text)):
+            if len(secret) >= 8 and not secret.startswith("[REDACTED"):
+                text = text.replace(secret, _mask(kind))
+    return text

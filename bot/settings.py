@@ -60,6 +60,21 @@ class Settings(BaseSettings):
     alert_channels: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(), alias="WIZARD_ALERT_CHANNELS"
     )
+    command_channels: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), alias="WIZARD_COMMAND_CHANNELS"
+    )
+    """Where `/wizard` and new mentions are answered; empty means every channel."""
+    allowed_team_ids: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), alias="WIZARD_ALLOWED_TEAM_IDS"
+    )
+    """Team/enterprise ids whose requests are served; empty means any the app is installed in."""
+    privileged_users: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), alias="WIZARD_PRIVILEGED_USERS"
+    )
+    privileged_groups: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), alias="WIZARD_PRIVILEGED_GROUPS"
+    )
+    """User ids and user-group ids allowed to run state-changing commands (freeze, buttons)."""
     webhook_channel: str | None = Field(default=None, alias="WIZARD_WEBHOOK_CHANNEL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     data_dir: Path = Field(default=Path(".wizard-data"), alias="WIZARD_DATA_DIR")
@@ -78,10 +93,17 @@ class Settings(BaseSettings):
     """How long audit records must be kept (default 7 years); nothing deletes records younger."""
     log_level: str = Field(default="INFO", alias="WIZARD_LOG_LEVEL")
 
-    @field_validator("alert_channels", mode="before")
+    @field_validator(
+        "alert_channels",
+        "command_channels",
+        "allowed_team_ids",
+        "privileged_users",
+        "privileged_groups",
+        mode="before",
+    )
     @classmethod
-    def _split_channels(cls, value: object) -> object:
-        """Accept `C1,C2 C3` as operators write it in an env file."""
+    def _split_ids(cls, value: object) -> object:
+        """Accept `C1,C2 C3` as operators write id lists in an env file."""
         if isinstance(value, str):
             return frozenset(part for part in value.replace(",", " ").split() if part)
         return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.redact import redact, redact_obj
+from bot.redact import redact, redact_obj, redact_thorough
 
 SECRETS = [
     "xoxb-1234567890-abcdefghijkl",
@@ -66,3 +66,26 @@ def test_redact_obj_walks_structures() -> None:
     out = redact_obj(value)
     assert "xoxb-1234567890" not in str(out)
     assert out["n"] == 3
+
+
+# Token formats our own patterns do not know; detect-secrets' plugins do.
+DETECTOR_ONLY = [
+    "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc",  # Stripe
+    "SG." + "a" * 22 + "." + "b" * 43,  # SendGrid
+    "SK" + "0123456789abcdef" * 2,  # Twilio
+    "0123456789abcdef0123456789abcdef-us12",  # Mailchimp
+]
+
+
+@pytest.mark.parametrize("secret", DETECTOR_ONLY)
+def test_thorough_redaction_uses_detect_secrets_plugins(secret: str) -> None:
+    text = f"config dump: key={secret} region=eu-west-1"
+    out = redact_thorough(text)
+    assert secret not in out
+    assert "region=eu-west-1" in out
+    assert redact_thorough(out) == out
+
+
+def test_thorough_keeps_operational_text_and_hashes() -> None:
+    text = "fingerprint 3449b6ee94e2a87b prompt_hash " + "ab" * 32 + " on 10.1.2.3:9100"
+    assert redact_thorough(text) == text

@@ -63,7 +63,8 @@ class AuditLog:
         async with self._lock:
             now = datetime.now(UTC)
             record = redact_obj(
-                json.loads(canonical({"kind": kind, "at": now.isoformat(), "v": 1, **fields}))
+                json.loads(canonical({"kind": kind, "at": now.isoformat(), "v": 1, **fields})),
+                thorough=True,
             )
             result = await self._append_redis(record)
             if self.mirror_dir is not None:

@@ -62,6 +62,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 _SAFE_URL = re.compile(r"^https?://[^\s<>|\"'`\\]+$", re.IGNORECASE)
 _ENTITY_TAIL = re.compile(r"&[a-z]{0,3}$")
+_PLAIN_MASS_MENTION = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
 
 _SEVERITY_ORDER = {"critical": 0, "high": 1, "warning": 2, "info": 3, "unknown": 4}
 _SEVERITY_ICON = {
@@ -87,8 +88,12 @@ def clean_text(text: object) -> str:
 
 
 def escape_mrkdwn(text: object) -> str:
-    """Make untrusted text inert in Slack mrkdwn: escape `&`, `<`, `>`, drop invisibles."""
-    value = clean_text(text)
+    """Make untrusted text inert in Slack mrkdwn: escape `&`, `<`, `>`, drop invisibles.
+
+    A plain `@here`/`@channel`/`@everyone` becomes `＠here` (fullwidth at sign): it reads the same
+    but no client or `link_names` re-parse turns it into a mass mention.
+    """
+    value = _PLAIN_MASS_MENTION.sub("＠", clean_text(text))
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -108,6 +108,8 @@ class SlackSandbox:
         self.responses: dict[str, list[JSONDict]] = {}
         self.acks: dict[str, JSONDict] = {}
         self.connections_opened = 0
+        self.usergroups: dict[str, list[str]] = {}
+        """User-group id → member user ids, served by `usergroups.users.list`."""
         self._channels: dict[str, list[JSONDict]] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}
@@ -125,6 +127,7 @@ class SlackSandbox:
             "conversations.history": self._conversations_history,
             "reactions.add": self._reactions_add,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroups_users_list,
             "apps.connections.open": self._apps_connections_open,
         }
 
@@ -476,6 +479,13 @@ class SlackSandbox:
                 "profile": {"display_name": user.lower(), "real_name": f"User {user}"},
             }
         }
+
+    def _usergroups_users_list(self, params: JSONDict, token: str) -> JSONDict:
+        self._require(params, "usergroup")
+        members = self.usergroups.get(str(params["usergroup"]))
+        if members is None:
+            raise SlackApiShapeError("no_such_subteam")
+        return {"users": list(members)}
 
     def _apps_connections_open(self, params: JSONDict, token: str) -> JSONDict:
         if not token.startswith("xapp-"):

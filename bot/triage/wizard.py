@@ -20,10 +20,12 @@ from typing import Any
 import anthropic
 import structlog
 
+from bot.context.pseudonyms import Pseudonyms
 from bot.context.store import Turn
 from bot.models import Context, TriageAnswer, TriageResult, Usage
-from bot.redact import redact, redact_obj
+from bot.redact import redact, redact_obj, redact_thorough
 from bot.triage.fallback import answer_for_question, answer_from_runbook
+from bot.triage.guard import GuardPolicy, context_hosts, guard_answer
 from bot.triage.pricing import price_usage
 from bot.triage.prompts import Prompts
 from bot.triage.runbooks import Runbook, RunbookCatalog
@@ -53,6 +55,9 @@ class Wizard:
         max_tokens: int = 4096,
         memory_tokens: int = 6000,
         runbook_base_url: str | None = None,
+        pseudonyms: Pseudonyms | None = None,
+        allow_mass_mentions: bool = False,
+        allowed_link_domains: frozenset[str] = frozenset(),
     ) -> None:
         self.prompts = prompts
         self.catalog = catalog
@@ -62,6 +67,9 @@ class Wizard:
         self.max_tokens = max_tokens
         self.memory_tokens = memory_tokens
         self.runbook_base_url = runbook_base_url
+        self.pseudonyms = pseudonyms
+        self.allow_mass_mentions = allow_mass_mentions
+        self.allowed_link_domains = frozenset(d.lower().strip(".") for d in allowed_link_domains)
         self.system_text = "\n\n".join(
             [
                 prompts.persona.strip(),
@@ -89,7 +97,9 @@ class Wizard:
             [
                 "Task: triage the alert below for the on-call engineers, in the answer format.",
                 self._facts(context),
-                wrap_untrusted("alert", json.dumps(alerts, indent=1)),
+                # ensure_ascii=False: a `\u200b` escape would hide invisible characters (and the
+                # secrets they split) from `neutralise` and `redact`.
+                wrap_untrusted("alert", json.dumps(alerts, indent=1, ensure_ascii=False)),
             ]
         )
         result = await self._ask(
@@ -143,7 +153,6 @@ class Wizard:
     # --- internals --------------------------------------------------------------------------
     def _facts(self, context: Context) -> str:
         """Trusted facts from the bot's own store (deploys come from the authenticated hook)."""
-        alert = context.alert
         lines = [
             '<trusted_facts source="wizard store">',
             f"now_utc: {datetime.now(UTC).isoformat(timespec='seconds')}",
@@ -155,7 +164,7 @@ class Wizard:
                 f"occurrences={context.record.occurrences}"
             )
         if context.deploys:
-            lines.append(f"deploy_history for service {alert.service!r} (newest first):")
+            lines.append("deploy_history for the alert's service (newest first):")
             lines += [
                 f"- {d.at.isoformat()} {d.service} {d.previous_version or '?'} -> {d.version} "
                 f"env={d.environment} by={d.actor} strategy={d.strategy or 'unknown'}"
@@ -167,23 +176,28 @@ class Wizard:
             )
         else:
             lines.append(
-                f"deploy_history: none recorded for service {alert.service!r} in the window; "
+                "deploy_history: none recorded for the alert's service in the window; "
                 "the rollback target version is UNKNOWN"
             )
+        lines.append("</trusted_facts>")
+        # Alert names, services and past model answers are attacker-reachable (a past answer may
+        # echo an injected alert): they go to the model as data, never inside the trusted facts.
+        history: list[str] = []
         if context.related:
-            lines.append("related_alerts (same service or recent):")
-            lines += [
+            history.append("related_alerts (same service or recent):")
+            history += [
                 f"- {r.alert.name} status={r.alert.status} severity={r.alert.severity} "
                 f"service={r.alert.service} last_seen={r.last_seen.isoformat()}"
                 for r in context.related
             ]
         if context.past_answers:
-            lines.append("past_answers for this fingerprint:")
-            lines += [
+            history.append("past_answers for this fingerprint:")
+            history += [
                 f"- {p.at.date().isoformat()}: {p.summary} (fallback={p.fallback})"
                 for p in context.past_answers
             ]
-        lines.append("</trusted_facts>")
+        if history:
+            lines += ["", wrap_untrusted("history", "\n".join(history))]
         return redact("\n".join(lines))
 
     def _transcript(self, turns: Sequence[Turn]) -> str:
@@ -210,8 +224,17 @@ class Wizard:
         return versions
 
     def _check(self, answer: TriageAnswer, context: Context | None) -> tuple[TriageAnswer, list]:
-        """Hold the model to the facts: a rollback target must exist in deploy history."""
-        notes: list[str] = []
+        """Hold the model to the facts: a rollback target must exist in deploy history.
+
+        The output guard runs first: it assumes an injection may have worked and strips
+        mentions, foreign links and secrets before anything below (or Slack) sees the answer.
+        """
+        policy = GuardPolicy(
+            allowed_hosts=context_hosts(context, [self.runbook_base_url]),
+            allowed_domains=self.allowed_link_domains,
+            allow_mass_mentions=self.allow_mass_mentions,
+        )
+        answer, notes = guard_answer(answer, policy)
         rollback = answer.rollback
         allowed = self._allowed_versions(context) if context else set()
         if rollback.target_version and rollback.target_version not in allowed:
@@ -232,7 +255,9 @@ class Wizard:
         return TriageAnswer.model_validate(redact_obj(answer.model_dump())), notes
 
     async def _ask(self, user: str, *, fallback, context: Context | None) -> TriageResult:
-        user = redact(user)
+        if self.pseudonyms is not None:
+            user = await self.pseudonyms.protect(user)  # trading ids → reversible tokens
+        user = redact_thorough(user)
         messages = [{"role": "user", "content": user}]
         prompt_hash = _hash({"model": self.model, "system": self.system, "messages": messages})
         started = time.perf_counter()
