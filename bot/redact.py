@@ -161,16 +161,37 @@ PSEUDONYM = re.compile(r"\b(?:ACCOUNT|LEI|CLORDID|CLIENT|STRATEGY|CUSTOM)-[0-9a-
 
 
 def redact_obj(value: Any, *, trading: bool = True, thorough: bool = False) -> Any:
-    """Redact every string inside a JSON-like structure (dicts, lists, scalars)."""
-    if isinstance(value, str):
-        if thorough:
-            return redact_thorough(value, trading=trading)
-        return redact(value, trading=trading)
-    if isinstance(value, Mapping):
-        return {k: redact_obj(v, trading=trading, thorough=thorough) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_obj(v, trading=trading, thorough=thorough) for v in value]
+    """Redact every string inside a JSON-like structure (dicts, lists, scalars).
+
+    `thorough` adds the detect-secrets plugins, run once over the whole structure's text (not
+    per string), then applied to every string.
+    """
+    value = _walk(value, lambda text: redact(text, trading=trading))
+    if thorough:
+        found = detected_secrets("\n".join(_strings(value)))
+        if found:
+            value = _walk(value, lambda text: _mask_detected(text, found))
     return value
+
+
+def _walk(value: Any, fn: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, Mapping):
+        return {k: _walk(v, fn) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_walk(v, fn) for v in value]
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 @functools.cache
@@ -191,16 +212,29 @@ def _detectors() -> tuple[tuple[str, Any], ...]:
     return tuple(found)
 
 
+def detected_secrets(text: str) -> set[str]:
+    """Values detect-secrets' regex plugins flag in `text` (one pass per plugin regex)."""
+    found: set[str] = set()
+    for kind, detector in _detectors():
+        for secret in detector.analyze_string(text):
+            if len(secret) >= 8 and not secret.startswith("[REDACTED"):
+                found.add(f"{kind}\x1f{secret}")
+    return found
+
+
+def _mask_detected(text: str, found: set[str]) -> str:
+    for item in sorted(found, key=len, reverse=True):
+        kind, _, secret = item.partition("\x1f")
+        text = text.replace(secret, _mask(kind))
+    return text
+
+
 def redact_thorough(text: str, *, trading: bool = True) -> str:
     """`redact`, then every detect-secrets regex plugin over what is left.
 
-    Slower (tens of regexes per string), so it guards the two places where one string carries
+    Slower (tens of regexes), so it guards the two places where one string or record carries
     everything: the prompt sent to the model and each audit record. Slack blocks and log lines
     get the fast `redact`.
     """
     text = redact(text, trading=trading)
-    for kind, detector in _detectors():
-        for secret in set(detector.analyze_string(text)):
-            if len(secret) >= 8 and not secret.startswith("[REDACTED"):
-                text = text.replace(secret, _mask(kind))
-    return text
+    return _mask_detected(text, detected_secrets(text))
