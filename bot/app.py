@@ -2,6 +2,7 @@
 
 Read this file first. Every behaviour is one hop away:
 - Slack events and `/wizard`: `bot/slack/listeners.py` (classify, enqueue, ack)
+- who may use it, where, and change state: `bot/slack/access.py` (team gate, channels)
 - dedup + durable queue: `bot/pipeline/intake.py`; workers: `bot/pipeline/worker.py`
 - what a job does: `bot/pipeline/process.py`
 - alert parsing: `bot/alerts/registry.py`; context: `bot/context/store.py`
@@ -32,6 +33,7 @@ from bot.pipeline.intake import Intake
 from bot.pipeline.process import Processor
 from bot.pipeline.worker import Worker, WorkerPool, ensure_group
 from bot.settings import Settings
+from bot.slack.access import AccessPolicy
 from bot.slack.client import make_web_client
 from bot.slack.listeners import SlackListeners
 from bot.slack.replies import Replier
@@ -63,6 +65,7 @@ class Runtime:
     bolt: AsyncApp
     pool: WorkerPool
     web_app: web.Application
+    access: AccessPolicy = field(default_factory=AccessPolicy)
     embedded: EmbeddedRedis | None = None
     socket_handler: AsyncSocketModeHandler | None = None
     _runner: web.AppRunner | None = field(default=None, repr=False)
@@ -181,12 +184,15 @@ async def build_runtime(
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
+    access = AccessPolicy.from_settings(settings, web_client)
     SlackListeners(
         intake=intake,
         store=store,
         catalog=catalog,
         alert_channels=settings.alert_channels,
         runbook_base_url=runbook_base,
+        policy=access,
+        audit=audit,
     ).register(bolt)
 
     host = socket.gethostname()
@@ -215,6 +221,7 @@ async def build_runtime(
         bolt=bolt,
         pool=pool,
         web_app=web.Application(),
+        access=access,
         embedded=embedded,
     )
     runtime.web_app = build_web_app(runtime)

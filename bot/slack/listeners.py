@@ -16,12 +16,16 @@ from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.registry import IGNORED_SUBTYPES, is_from_integration, parse_message
+from bot.audit.log import AuditLog
 from bot.context.store import ContextStore
 from bot.pipeline.intake import Intake
 from bot.pipeline.jobs import Job
 from bot.render.blocks import render_error, render_help, render_runbook, render_status
+from bot.slack.access import AccessPolicy, TeamGate, channel_denial_text, record_denial
 from bot.triage.runbooks import RunbookCatalog
 
 log = structlog.get_logger(__name__)
@@ -39,7 +43,10 @@ def _strip_mention(text: str) -> str:
 
 
 class SlackListeners:
-    """The listeners, holding what they need to classify (channels, store, catalog)."""
+    """The listeners, holding what they need to classify (channels, store, catalog) and the
+    access policy: foreign teams are stopped by `TeamGate` before any listener runs; `/wizard`
+    and new mentions outside `WIZARD_COMMAND_CHANNELS` are refused here, politely and audited.
+    Follow-ups in threads the wizard already answers, and alert triage, are not channel-gated."""
 
     def __init__(
         self,
@@ -49,14 +56,19 @@ class SlackListeners:
         catalog: RunbookCatalog,
         alert_channels: frozenset[str],
         runbook_base_url: str | None = None,
+        policy: AccessPolicy | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.intake = intake
+        self.policy = policy or AccessPolicy()
+        self.audit = audit
         self.store = store
         self.catalog = catalog
         self.alert_channels = alert_channels
         self.runbook_base_url = runbook_base_url
 
     def register(self, app: AsyncApp) -> None:
+        TeamGate(self.policy, self.audit).register(app)
         app.event("message")(self.on_message)
         app.event("app_mention")(self.on_mention)
         app.command("/wizard")(self.on_command)
@@ -117,7 +129,9 @@ class SlackListeners:
                     )
                 )
 
-    async def on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def on_mention(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         channel = event.get("channel")
         ts = event.get("ts")
         if not isinstance(channel, str) or not isinstance(ts, str):
@@ -126,6 +140,9 @@ class SlackListeners:
         thread_ts = event.get("thread_ts")
         in_thread = isinstance(thread_ts, str) and thread_ts != ts
         known = in_thread and await self.store.get_thread(channel, thread_ts) is not None
+        if not known and not self.policy.channel_allowed_for_commands(channel):
+            await self._deny_mention(client, event, channel, text)
+            return
         if not text:
             text = "What should we do about this?" if known else "help"
         await self.intake.submit_slack(
@@ -141,6 +158,33 @@ class SlackListeners:
             )
         )
 
+    async def _deny_mention(
+        self, client: AsyncWebClient, event: dict[str, Any], channel: str, text: str
+    ) -> None:
+        """Audit the refused mention and tell only the asker why (an ephemeral message)."""
+        user = event.get("user")
+        await record_denial(
+            self.audit,
+            "channel_not_allowed",
+            what="mention",
+            user=user,
+            channel=channel,
+            text=text[:300],
+        )
+        if not isinstance(user, str):
+            return
+        thread_ts = event.get("thread_ts")
+        try:
+            async with asyncio.timeout(3.0):
+                await client.chat_postEphemeral(
+                    channel=channel,
+                    user=user,
+                    text=channel_denial_text(self.policy),
+                    thread_ts=thread_ts if isinstance(thread_ts, str) else None,
+                )
+        except (SlackApiError, TimeoutError, OSError) as exc:
+            log.warning("mention_denial_not_posted", channel=channel, error=repr(exc)[:200])
+
     # --- /wizard ----------------------------------------------------------------------------
     async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         text = _CONTROL.sub("", str(command.get("text") or "")).strip()[:MAX_QUESTION_CHARS]
@@ -150,6 +194,17 @@ class SlackListeners:
             return
         word, _, rest = text.partition(" ")
         word = word.lower()
+        if not self.policy.channel_allowed_for_commands(command["channel_id"]):
+            await record_denial(
+                self.audit,
+                "channel_not_allowed",
+                what=f"command /wizard {word or 'help'}",
+                user=command.get("user_id"),
+                channel=command["channel_id"],
+                text=text[:300],
+            )
+            await ack(text=channel_denial_text(self.policy), response_type="ephemeral")
+            return
         if word in ("", "help"):
             blocks, fallback = render_help()
             await ack(blocks=blocks, text=fallback, response_type="ephemeral")
