@@ -20,6 +20,12 @@ def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     return redact_obj(event_dict)
 
 
+def _redact_thorough(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Third-party loggers (Bolt, slack-sdk, anthropic at DEBUG) print raw request bodies, so
+    their records also get the detect-secrets plugins; our own events carry no raw payloads."""
+    return redact_obj(event_dict, thorough=True)
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     """Configure structlog and stdlib logging once per process."""
     numeric = logging.getLevelName(level.upper())
@@ -45,7 +51,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-            foreign_pre_chain=shared,
+            foreign_pre_chain=[*shared[:-1], _redact_thorough],
         )
     )
     root = logging.getLogger()
