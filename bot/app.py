@@ -137,6 +137,8 @@ def build_wizard(settings: Settings, pseudonyms: Pseudonyms | None = None) -> Wi
         memory_tokens=settings.thread_memory_tokens,
         runbook_base_url=runbook_base,
         pseudonyms=pseudonyms,
+        allow_mass_mentions=settings.allow_mass_mentions,
+        allowed_link_domains=settings.allowed_link_domains,
     )
 
 

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         default=frozenset(), alias="WIZARD_PRIVILEGED_GROUPS"
     )
     """User ids and user-group ids allowed to run state-changing commands (freeze, buttons)."""
+    allowed_link_domains: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), alias="WIZARD_ALLOWED_LINK_DOMAINS"
+    )
+    """Domains (and their subdomains) the wizard's answers may link to, besides the alert's own
+    links and the runbook base URL; every other link in a model answer is dropped."""
+    allow_mass_mentions: bool = Field(default=False, alias="WIZARD_ALLOW_MASS_MENTIONS")
     webhook_channel: str | None = Field(default=None, alias="WIZARD_WEBHOOK_CHANNEL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     data_dir: Path = Field(default=Path(".wizard-data"), alias="WIZARD_DATA_DIR")
@@ -99,6 +105,7 @@ class Settings(BaseSettings):
         "allowed_team_ids",
         "privileged_users",
         "privileged_groups",
+        "allowed_link_domains",
         mode="before",
     )
     @classmethod

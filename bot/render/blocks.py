@@ -106,6 +106,8 @@ def safe_url(url: str | None) -> str | None:
         return None
     if not _SAFE_URL.match(value):
         return None
+    if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+        return None  # `https://runbooks.internal@evil.example/` shows one host, opens another
     # `&` is the one character of a URL Slack wants entity-encoded inside `<…>`.
     return value.replace("&", "&amp;")
 

@@ -49,15 +49,17 @@ _SLACK_LINK = re.compile(rf"<\s*({_SCHEMES}:[^<>|\s]*)\s*(?:\|([^<>]*))?>", re.I
 # `[click](https://evil.example)`: markdown links (Slack ignores them, other clients do not).
 _MD_LINK = re.compile(rf"\[([^\[\]\n]{{0,300}})\]\(\s*({_SCHEMES}:[^)\s]*)\s*\)", re.IGNORECASE)
 _SCHEME_URL = re.compile(
-    r"\b(?:(?:https?|ftps?|sftp|wss?|file|slack)://|(?:javascript|mailto):)" r"[^\s<>\"'`|\\)\]}]+",
+    r"\b(?:(?:https?|ftps?|sftp|wss?|file|slack)://|(?:javascript|mailto):)[^\s<>\"'`|\\)\]}]+",
     re.IGNORECASE,
 )
 # Bare hosts that clients auto-link: `evil.example/x` (anything with a path), or a name under a
 # common public TLD. Internal names without a path (`ogw-3.prod.internal`) are left alone.
 _LABEL = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)"
 _PUBLIC_TLDS = (
-    "com|net|org|io|co|ai|app|dev|info|biz|xyz|top|me|ly|gl|sh|ru|cn|tk|ml|ga|cf|gq|to|cc|"
-    "us|uk|de|fr|eu|ch|nl|jp|in|site|online|link|click|zip|mov|example"
+    # No TLD that is also a common file extension (`.sh`, `.cc`, `.in`, `.zip`): `deploy.sh` in a
+    # runbook step is a script, not a link. Those hosts are still caught with a path or scheme.
+    "com|net|org|io|co|ai|app|dev|info|biz|xyz|top|me|ly|gl|ru|cn|tk|ga|cf|gq|"
+    "us|uk|de|fr|eu|ch|nl|jp|site|online|link|click|example"
 )
 _BARE_HOST = re.compile(
     rf"(?<![\w.@-])(?<![\w.-]/)((?:{_LABEL}\.)+(?:[a-z]{{2,63}}))(?=/)[^\s<>\"'`|)\]]*"

@@ -15,6 +15,10 @@ from bot.triage.guard import (
     guard_answer,
     url_host,
 )
+from bot.triage.paths import RUNBOOKS_DIR
+from bot.triage.prompts import load_prompts
+from bot.triage.runbooks import RunbookCatalog
+from bot.triage.wizard import Wizard
 
 POLICY = GuardPolicy(allowed_hosts=frozenset({"grafana.internal", "runbooks.internal"}))
 
@@ -96,7 +100,8 @@ def test_links_only_to_allowed_hosts(text: str, kept: bool) -> None:
 def test_ordinary_technical_text_is_untouched() -> None:
     text = (
         "Run `kubectl -n trading rollout undo deploy/order-gateway`, check /etc/chrony.conf "
-        "and values.yaml; ogw-3.prod.internal:9102 p99 < 5ms, e.g. 2026.11.27-1."
+        "and values.yaml; ogw-3.prod.internal:9102 p99 < 5ms, e.g. 2026.11.27-1. "
+        "Then run deploy.sh, rebuild main.cc, check config.in and logs.zip."
     )
     findings = Findings()
     assert clean_string(text, POLICY, findings) == text
@@ -179,3 +184,29 @@ def test_url_host_rejects_unparseable() -> None:
     assert url_host("https://[::1") == ""
     assert url_host("https://a.example:99/x") == "a.example"
     assert url_host("not a url") == ""
+
+
+def _wizard(**kw: object) -> Wizard:
+    return Wizard(
+        prompts=load_prompts(),
+        catalog=RunbookCatalog.load(RUNBOOKS_DIR),
+        client=None,
+        model="test-model",
+        deadline_s=1.0,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_wizard_check_runs_the_guard_with_its_settings() -> None:
+    hostile = answer(
+        summary="<!here> see https://wiki.corp.example/x and https://evil.example/x",
+        rollback=RollbackPlan(target_version="6.6.6-evil", target_known=True),
+    )
+    cleaned, notes = _wizard(allowed_link_domains=frozenset({"corp.example"}))._check(hostile, None)
+    assert "https://wiki.corp.example/x" in cleaned.summary
+    assert "evil.example" not in cleaned.summary and "<!here>" not in cleaned.summary
+    assert cleaned.rollback.target_version is None and not cleaned.rollback.target_known
+    assert len(notes) == 3  # mention, link, invented rollback target
+
+    loud, _ = _wizard(allow_mass_mentions=True)._check(hostile, None)
+    assert loud.summary.startswith("<!here>")
