@@ -32,6 +32,7 @@ from bot.context.store import ContextStore
 from bot.pipeline.intake import Intake
 from bot.pipeline.process import Processor
 from bot.pipeline.worker import Worker, WorkerPool, ensure_group
+from bot.redact import detected_secrets
 from bot.settings import Settings
 from bot.slack.access import AccessPolicy
 from bot.slack.client import make_web_client
@@ -153,6 +154,9 @@ async def build_runtime(
     """Assemble the bot. Starts the embedded Redis when `REDIS_URL` is unset."""
     client, embedded = await open_redis(settings)
     await ensure_group(client)
+    # Load detect-secrets' plugins now (~200 ms), not inside the first request or job, where it
+    # would stall the event loop and every ack queued behind it.
+    detected_secrets("warm-up")
     store = ContextStore(client, deploy_window=timedelta(hours=settings.deploy_window_h))
     audit = AuditLog(client, settings.data_dir / "audit")
     intake = Intake(client)
