@@ -72,7 +72,6 @@ class Worker:
         log.info("worker_started", worker=self.name)
         while not self._stopping.is_set():
             try:
-                await ensure_group(self.redis)
                 await self._heartbeat()
                 entries = await self._reclaim()
                 if not entries:
@@ -81,6 +80,14 @@ class Worker:
                     await self._run_one(entry_id, fields)
             except asyncio.CancelledError:
                 raise
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    log.exception("worker_loop_error", worker=self.name)
+                    await asyncio.sleep(0.5)
+                    continue
+                # the stream or group is gone (a Redis that lost its data): recreate, go on
+                log.warning("worker_group_missing", worker=self.name)
+                await ensure_group(self.redis)
             except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
                 log.warning("worker_redis_unavailable", worker=self.name, error=str(exc))
                 await asyncio.sleep(0.5)

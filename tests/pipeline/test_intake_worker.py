@@ -149,3 +149,26 @@ async def test_worker_survives_redis_restart(redis_client: redis.Redis, redis_se
         worker.stop()
         await asyncio.wait_for(task, 5)
     assert seen == ["msg:C1:1.0"]
+
+
+async def test_worker_recreates_a_lost_group(redis_client: redis.Redis) -> None:
+    """A Redis that lost its data (no AOF, FLUSHALL) loses the group too; workers recreate it."""
+    seen: list[str] = []
+
+    async def handler(job: Job) -> None:
+        seen.append(job.id)
+
+    worker = Worker(redis_client, "w", handler, block_ms=50)
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.2)
+        await redis_client.flushall()
+        await asyncio.sleep(0.2)
+        await Intake(redis_client).submit_slack(_job(9))
+        async with asyncio.timeout(5):
+            while not seen:
+                await asyncio.sleep(0.05)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 5)
+    assert seen == ["msg:C1:9.0"]
