@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
+from bot import metrics
 from bot.alerts.registry import parse_alertmanager_webhook
 from bot.models import Deploy
 from bot.pipeline.intake import webhook_job_id
 from bot.pipeline.jobs import Job
+from bot.store import keys
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 MAX_BODY = 4 * 1024 * 1024
+STUCK_AFTER_S = 300.0
+"""A delivered job unacked this long means workers are wedged: not ready."""
 
 
 def _json_error(status: int, message: str) -> web.Response:
@@ -110,9 +115,48 @@ def build_web_app(runtime: Runtime) -> web.Application:
         status = 200 if redis_ok and workers_ok else 503
         return web.json_response({"redis": redis_ok, "workers": workers_ok}, status=status)
 
+    async def queue_state() -> tuple[int, int, float]:
+        """(waiting, pending, oldest pending idle seconds), straight from Redis."""
+        groups = await runtime.redis.xinfo_groups(keys.JOBS_STREAM)
+        group = next((g for g in groups if g["name"] == keys.JOBS_GROUP), None)
+        if group is None:
+            return 0, 0, 0.0
+        oldest = 0.0
+        if group["pending"]:
+            first = await runtime.redis.xpending_range(
+                keys.JOBS_STREAM, keys.JOBS_GROUP, min="-", max="+", count=1
+            )
+            oldest = first[0]["time_since_delivered"] / 1000 if first else 0.0
+        return int(group.get("lag") or 0), int(group["pending"]), oldest
+
+    async def metrics_route(_: web.Request) -> web.Response:
+        try:
+            waiting, pending, oldest = await queue_state()
+            metrics.QUEUE_LAG.set(waiting)
+            metrics.QUEUE_PENDING.set(pending)
+            metrics.QUEUE_OLDEST.set(oldest)
+        except Exception:
+            log.warning("metrics_queue_unreadable")
+        body = generate_latest(metrics.REGISTRY)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def readyz(_: web.Request) -> web.Response:
+        """Ready = Redis answers, every worker task is alive, and the queue is moving."""
+        checks: dict[str, bool] = {"workers": runtime.pool.alive}
+        try:
+            checks["redis"] = bool(await runtime.redis.ping())
+            _, _, oldest = await queue_state()
+            checks["queue_moving"] = oldest < STUCK_AFTER_S
+        except Exception:
+            checks["redis"] = checks["queue_moving"] = False
+        status = 200 if all(checks.values()) else 503
+        return web.json_response(checks, status=status)
+
     app = web.Application(client_max_size=MAX_BODY)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_post("/hooks/alertmanager", alertmanager)
     app.router.add_post("/hooks/deploy", deploy)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_route)
     return app

@@ -13,6 +13,7 @@ import hashlib
 import redis.asyncio as redis
 import structlog
 
+from bot import metrics
 from bot.pipeline.jobs import Job
 from bot.store import keys
 
@@ -49,6 +50,7 @@ class Intake:
             args=[ttl_s, job.model_dump_json(), job.id, STREAM_MAXLEN],
         )
         queued = stream_id is not None
+        metrics.EVENTS.labels(job.kind, "queued" if queued else "duplicate").inc()
         log.info(
             "job_enqueued" if queued else "job_duplicate",
             job_id=job.id,

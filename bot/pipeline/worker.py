@@ -19,6 +19,7 @@ import structlog
 from pydantic import ValidationError
 from redis.exceptions import ResponseError
 
+from bot import metrics
 from bot.pipeline.jobs import Job
 from bot.store import keys
 from bot.store.ledger import JobLedger
@@ -128,6 +129,7 @@ class Worker:
             job = Job.model_validate_json(fields.get("job", ""))
         except ValidationError as exc:
             log.error("job_unreadable", entry_id=entry_id, error=str(exc)[:500])
+            metrics.JOBS.labels("unknown", "unreadable").inc()
             await self._dead_letter(entry_id, fields, "unreadable")
             return
         bound = log.bind(worker=self.name, job_id=job.id, kind=job.kind, event_id=job.event_id)
@@ -138,6 +140,7 @@ class Worker:
         attempts = await self.ledger.attempt(job.id)
         if attempts > self.max_attempts:
             bound.error("job_gave_up", attempts=attempts)
+            metrics.JOBS.labels(job.kind, "dead_letter").inc()
             await self._dead_letter(entry_id, fields, "too_many_attempts")
             return
         started = time.perf_counter()
@@ -147,10 +150,12 @@ class Worker:
             raise
         except Exception:
             bound.exception("job_failed", attempts=attempts)
+            metrics.JOBS.labels(job.kind, "failed").inc()
             return  # left pending: reclaimed and retried after claim_idle_ms
         await self.ledger.mark_done(job.id)
         await self.redis.xack(keys.JOBS_STREAM, keys.JOBS_GROUP, entry_id)
         self.processed += 1
+        metrics.JOBS.labels(job.kind, "done").inc()
         bound.info("job_done", ms=round((time.perf_counter() - started) * 1000, 1))
 
     async def _dead_letter(self, entry_id: str, fields: dict[str, str], reason: str) -> None:

@@ -7,6 +7,8 @@ sandbox used by `wizard demo` and the tests).
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -14,12 +16,24 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import metrics
+
+
+class CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
+    """The SDK's 429 handler (it honours Retry-After), counting each 429 for `/metrics`."""
+
+    async def _can_retry_async(self, **kwargs: Any) -> bool:
+        retry = await super()._can_retry_async(**kwargs)
+        if retry:
+            metrics.SLACK_RATE_LIMITED.inc()
+        return retry
+
 
 def make_web_client(token: str, base_url: str, timeout: int = 15) -> AsyncWebClient:
     client = AsyncWebClient(token=token, base_url=base_url, timeout=timeout)
     client.retry_handlers.extend(
         [
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            CountingRateLimitHandler(max_retry_count=5),
             AsyncServerErrorRetryHandler(max_retry_count=3),
         ]
     )

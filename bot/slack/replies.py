@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot import metrics
 from bot.context.pseudonyms import Pseudonyms
 from bot.redact import redact, redact_obj
 from bot.store.ledger import JobLedger
@@ -70,7 +71,8 @@ class Replier:
                 return found
         await self.ledger.set(job_id, **{f"{slot}_state": "posting"})
         blocks, text = await self._outward(blocks, text)
-        response = await self.client.chat_postMessage(
+        response = await self._call(
+            self.client.chat_postMessage,
             channel=channel,
             thread_ts=thread_ts,
             blocks=blocks,
@@ -80,13 +82,24 @@ class Replier:
             metadata={"event_type": METADATA_EVENT, "event_payload": {"job": job_id, "slot": slot}},
         )
         ts = str(response["ts"])
+        metrics.REPLIES.labels("posted").inc()
         await self.ledger.set(job_id, **{f"{slot}_ts": ts, f"{slot}_state": "posted"})
         log.info("reply_posted", job_id=job_id, slot=slot, channel=channel, ts=ts)
         return ts
 
+    @staticmethod
+    async def _call(method: Any, **kwargs: Any) -> Any:
+        """Call a Web API method, counting the errors Slack returns (the SDK already retried)."""
+        try:
+            return await method(**kwargs)
+        except SlackApiError as exc:
+            metrics.SLACK_ERRORS.labels(str(exc.response.get("error") or "unknown")).inc()
+            raise
+
     async def update(self, channel: str, ts: str, blocks: list[dict[str, Any]], text: str) -> None:
         blocks, text = await self._outward(blocks, text)
-        await self.client.chat_update(channel=channel, ts=ts, blocks=blocks, text=text)
+        await self._call(self.client.chat_update, channel=channel, ts=ts, blocks=blocks, text=text)
+        metrics.REPLIES.labels("updated").inc()
 
     async def _find(
         self, job_id: str, slot: str, channel: str, thread_ts: str | None
@@ -120,3 +133,4 @@ class Replier:
         blocks, text = await self._outward(blocks, text)
         webhook = AsyncWebhookClient(response_url)
         await webhook.send(text=text, blocks=blocks, response_type="in_channel")
+        metrics.REPLIES.labels("response_url").inc()

@@ -20,6 +20,7 @@ from typing import Any
 import anthropic
 import structlog
 
+from bot import metrics
 from bot.context.pseudonyms import Pseudonyms
 from bot.context.store import Turn
 from bot.models import Context, TriageAnswer, TriageResult, Usage
@@ -262,8 +263,11 @@ class Wizard:
         prompt_hash = _hash({"model": self.model, "system": self.system, "messages": messages})
         started = time.perf_counter()
 
-        def fell_back(reason: str) -> TriageResult:
+        def fell_back(reason: str, cause: str) -> TriageResult:
             log.warning("wizard_fallback", reason=reason, prompt_hash=prompt_hash[:16])
+            metrics.FALLBACKS.labels(cause).inc()
+            if cause != "no_api_key":
+                metrics.LLM_CALLS.labels(cause).inc()
             return TriageResult(
                 answer=fallback(reason),
                 fallback=True,
@@ -273,7 +277,7 @@ class Wizard:
             )
 
         if self.client is None:
-            return fell_back("no ANTHROPIC_API_KEY configured")
+            return fell_back("no ANTHROPIC_API_KEY configured", "no_api_key")
         try:
             async with asyncio.timeout(self.deadline_s):
                 response = await self.client.messages.parse(
@@ -284,20 +288,29 @@ class Wizard:
                     output_format=TriageAnswer,
                 )
         except TimeoutError:
-            return fell_back(f"the model did not answer within {self.deadline_s:g}s")
+            return fell_back(f"the model did not answer within {self.deadline_s:g}s", "timeout")
         except anthropic.APIStatusError as exc:
-            return fell_back(f"the model API returned HTTP {exc.status_code}")
+            return fell_back(
+                f"the model API returned HTTP {exc.status_code}", f"http_{exc.status_code}"
+            )
         except anthropic.APIError as exc:
-            return fell_back(f"the model API failed ({type(exc).__name__})")
+            return fell_back(f"the model API failed ({type(exc).__name__})", "api_error")
         except Exception as exc:  # a malformed structured answer must not lose the alert
-            return fell_back(f"the model's answer was unusable ({type(exc).__name__})")
+            return fell_back(f"the model's answer was unusable ({type(exc).__name__})", "unusable")
         answer = response.parsed_output
         usage = price_usage(self.model, response.usage)
         if answer is None:
-            result = fell_back(f"the model returned no structured answer ({response.stop_reason})")
+            result = fell_back(
+                f"the model returned no structured answer ({response.stop_reason})", "no_answer"
+            )
             return result.model_copy(update={"usage": usage, "model": self.model})
         answer, notes = self._check(answer, context)
         latency = int((time.perf_counter() - started) * 1000)
+        metrics.LLM_CALLS.labels("ok").inc()
+        metrics.LLM_LATENCY.observe(latency / 1000)
+        metrics.LLM_COST.inc(float(usage.cost_usd))
+        for kind in ("input", "output", "cache_creation_input", "cache_read_input"):
+            metrics.LLM_TOKENS.labels(kind).inc(getattr(usage, f"{kind}_tokens"))
         log.info(
             "wizard_answered",
             model=self.model,

@@ -1,0 +1,57 @@
+"""Self-metrics (Prometheus): is the bot keeping up, and what does the wizard cost?
+
+One registry for the process, incremented where things happen (intake, workers, the wizard, the
+Slack replier) and served at `GET /metrics`. Queue depth and the age of the oldest unacked job are
+read from Redis at scrape time, so they are right even with several replicas.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS = Counter(
+    "wizard_events",
+    "Slack events, commands and webhook deliveries offered to intake, by job kind and outcome.",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
+JOBS = Counter(
+    "wizard_jobs", "Jobs finished by workers, by kind and outcome.", ["kind", "outcome"],
+    registry=REGISTRY,
+)  # fmt: skip
+QUEUE_LAG = Gauge(
+    "wizard_queue_waiting", "Jobs in the stream not yet delivered to any worker.", registry=REGISTRY
+)
+QUEUE_PENDING = Gauge(
+    "wizard_queue_pending", "Jobs delivered to a worker and not yet acked.", registry=REGISTRY
+)
+QUEUE_OLDEST = Gauge(
+    "wizard_queue_oldest_pending_seconds",
+    "Idle time of the oldest delivered-but-unacked job.",
+    registry=REGISTRY,
+)
+LLM_CALLS = Counter("wizard_llm_calls", "Model calls by outcome.", ["outcome"], registry=REGISTRY)
+LLM_LATENCY = Histogram(
+    "wizard_llm_latency_seconds",
+    "Model call latency (successful calls).",
+    buckets=(0.5, 1, 2, 4, 8, 15, 30, 60),
+    registry=REGISTRY,
+)
+LLM_TOKENS = Counter("wizard_llm_tokens", "Tokens used, by type.", ["type"], registry=REGISTRY)
+LLM_COST = Counter("wizard_llm_cost_usd", "Model spend in dollars.", registry=REGISTRY)
+FALLBACKS = Counter(
+    "wizard_fallbacks", "Runbook fallbacks posted instead of a model answer, by cause.", ["cause"],
+    registry=REGISTRY,
+)  # fmt: skip
+REPLIES = Counter(
+    "wizard_replies", "Messages written to Slack, by action.", ["action"], registry=REGISTRY
+)
+SLACK_ERRORS = Counter(
+    "wizard_slack_api_errors", "Slack Web API errors seen by the bot, by error code.", ["error"],
+    registry=REGISTRY,
+)  # fmt: skip
+SLACK_RATE_LIMITED = Counter(
+    "wizard_slack_rate_limited", "Slack 429 answers (retried by the SDK).", registry=REGISTRY
+)

@@ -1,0 +1,100 @@
+"""`/metrics` and `/readyz` report what the bot did, through the real HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.pipeline.worker import Worker
+from bot.slack.sandbox import SlackSandbox
+from bot.store.embedded import EmbeddedRedis
+from tests.fakes.anthropic_api import FakeAnthropic
+from tests.harness import Bot, settings_for, start_bot, stop_bot
+
+PAYLOADS = Path(__file__).resolve().parents[1] / "bot" / "demo" / "payloads"
+
+
+async def _scrape(bot: Bot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async with bot.session.get(f"{bot.base}/metrics") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = await response.text()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def _get(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_metrics_count_events_llm_fallbacks_and_replies(
+    sandbox: SlackSandbox, llm: FakeAnthropic, redis_server: EmbeddedRedis, redis_client, tmp_path
+) -> None:
+    bot = await start_bot(
+        settings_for(sandbox=sandbox, redis_url=redis_server.url, data_dir=tmp_path, llm=llm),
+        sandbox,
+    )
+    try:
+        before = await _scrape(bot)
+        message = json.loads((PAYLOADS / "02_alertmanager_slack.json").read_text())
+        posted = sandbox.inject_message("C0ALERTS", message)
+        await bot.event(posted, event_id="EvM1")
+        await bot.event(posted, event_id="EvM1", retry=1)
+        await bot.drain()
+        llm.fail(529)
+        await bot.post_alert(json.loads((PAYLOADS / "04_datadog_slack.json").read_text()))
+        await bot.drain()
+        llm.reset()
+        sandbox.fail_next("chat.postMessage", status=429, retry_after=0)
+        await bot.post_alert(json.loads((PAYLOADS / "03_grafana_slack.json").read_text()))
+        await bot.drain()
+        after = await _scrape(bot)
+
+        def delta(name: str, **labels: str) -> float:
+            return _get(after, name, **labels) - _get(before, name, **labels)
+
+        assert delta("wizard_events_total", kind="alert", outcome="queued") == 3
+        assert delta("wizard_events_total", kind="alert", outcome="duplicate") == 1
+        assert delta("wizard_jobs_total", kind="alert", outcome="done") == 3
+        assert delta("wizard_llm_calls_total", outcome="ok") == 2
+        assert delta("wizard_llm_calls_total", outcome="http_529") == 1
+        assert delta("wizard_fallbacks_total", cause="http_529") == 1
+        assert delta("wizard_llm_tokens_total", type="input") > 0
+        assert delta("wizard_llm_cost_usd_total") > 0
+        assert delta("wizard_replies_total", action="posted") == 3
+        assert delta("wizard_replies_total", action="updated") >= 3
+        assert delta("wizard_slack_rate_limited_total") == 1
+        assert _get(after, "wizard_queue_pending") == 0
+        async with bot.session.get(f"{bot.base}/readyz") as response:
+            assert response.status == 200
+            assert await response.json() == {"workers": True, "redis": True, "queue_moving": True}
+    finally:
+        llm.reset()
+        await stop_bot(bot)
+
+
+async def test_readyz_fails_when_workers_are_dead(
+    sandbox: SlackSandbox, redis_server: EmbeddedRedis, redis_client, tmp_path
+) -> None:
+    bot = await start_bot(
+        settings_for(sandbox=sandbox, redis_url=redis_server.url, data_dir=tmp_path, llm=None),
+        sandbox,
+    )
+    try:
+        for task in bot.runtime.pool.tasks:
+            task.cancel()
+        await asyncio.gather(*bot.runtime.pool.tasks, return_exceptions=True)
+        async with bot.session.get(f"{bot.base}/readyz") as response:
+            assert response.status == 503
+            assert (await response.json())["workers"] is False
+        async with bot.session.get(f"{bot.base}/healthz") as response:
+            assert response.status == 503
+        assert isinstance(bot.runtime.pool.workers[0], Worker)
+    finally:
+        await stop_bot(bot)
