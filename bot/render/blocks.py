@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bot.models import Alert, AlertRecord, TriageResult
+from bot.text import CONTROL, INVISIBLE, clean_text
 
 Block = dict[str, Any]
 Blocks = list[Block]
@@ -51,15 +52,6 @@ MAX_META = 300
 NONE = "_none_"
 TRUNCATION_HINT = "see the audit record / `wizard triage` output"
 
-# Zero-width, bidi overrides/isolates, invisible separators and Unicode "tag" characters: they
-# can hide text from a reader or reorder it (Trojan Source style) while still reaching Slack.
-_INVISIBLE = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u206f\u3164\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
-)
-# C0 (except \t and \n) and C1 controls, including ESC (terminal escape sequences).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85]")
 _SAFE_URL = re.compile(r"^https?://[^\s<>|\"'`\\]+$", re.IGNORECASE)
 _ENTITY_TAIL = re.compile(r"&[a-z]{0,3}$")
 _PLAIN_MASS_MENTION = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
@@ -77,16 +69,6 @@ _SEVERITY_ICON = {
 # --------------------------------------------------------------------------- text primitives
 
 
-def clean_text(text: object) -> str:
-    """Drop invisible, bidi and control characters (keeping newlines and tabs); normalize EOLs.
-
-    Shared with the terminal renderer: the same characters that hide text in Slack can rewrite a
-    terminal (ESC sequences) when `wizard triage` prints model output.
-    """
-    value = _NEWLINES.sub("\n", str(text))
-    return _CONTROL.sub("", _INVISIBLE.sub("", value))
-
-
 def escape_mrkdwn(text: object) -> str:
     """Make untrusted text inert in Slack mrkdwn: escape `&`, `<`, `>`, drop invisibles.
 
@@ -102,7 +84,7 @@ def safe_url(url: str | None) -> str | None:
     if not url:
         return None
     value = url.strip()
-    if len(value) > MAX_URL or _INVISIBLE.search(value) or _CONTROL.search(value):
+    if len(value) > MAX_URL or INVISIBLE.search(value) or CONTROL.search(value):
         return None
     if not _SAFE_URL.match(value):
         return None
@@ -406,11 +388,19 @@ def _code(text: str) -> str:
     return "`" + escape_mrkdwn(text).replace("`", "'").replace("\n", " ") + "`"
 
 
-def rollback_target(result: TriageResult) -> str:
-    """The rollback target as mrkdwn: only a version taken from deploy history is ever shown."""
+def known_rollback_version(result: TriageResult) -> str | None:
+    """The rollback version to show, or None: only a version taken from deploy history counts."""
     plan = result.answer.rollback
     if plan.target_version and plan.target_version.strip() and plan.target_known:
-        return f"{_code(plan.target_version)} (from deploy history)"
+        return plan.target_version
+    return None
+
+
+def rollback_target(result: TriageResult) -> str:
+    """The rollback target as mrkdwn: only a version taken from deploy history is ever shown."""
+    version = known_rollback_version(result)
+    if version is not None:
+        return f"{_code(version)} (from deploy history)"
     return "*unknown — confirm from deploy history* before rolling back"
 
 

@@ -13,7 +13,13 @@ import re
 from typing import Any
 
 from bot.models import Alert, TriageResult
-from bot.render.blocks import clean_text, duration_ms, money, safe_url
+from bot.render.blocks import (
+    clean_text,
+    duration_ms,
+    known_rollback_version,
+    money,
+    safe_url,
+)
 
 _LINK = re.compile(r"<([^<>|]+)\|([^<>]*)>")
 _BARE = re.compile(r"<([^<>|]+)>")
@@ -36,9 +42,9 @@ def _list(items: list[str], *, numbered: bool = False) -> str:
 
 
 def _rollback_target(result: TriageResult) -> str:
-    plan = result.answer.rollback
-    if plan.target_version and plan.target_version.strip() and plan.target_known:
-        return f"`{_line(plan.target_version)}` (from deploy history)"
+    version = known_rollback_version(result)
+    if version is not None:
+        return f"`{_line(version)}` (from deploy history)"
     return "**unknown — confirm from deploy history** before rolling back"
 
 

@@ -26,12 +26,12 @@ from bot.pipeline.intake import Intake
 from bot.pipeline.jobs import Job
 from bot.render.blocks import render_error, render_help, render_runbook, render_status
 from bot.slack.access import AccessPolicy, TeamGate, channel_denial_text, record_denial
+from bot.text import clean_text
 from bot.triage.runbooks import RunbookCatalog
 
 log = structlog.get_logger(__name__)
 
 MAX_QUESTION_CHARS = 4000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _strip_mention(text: str) -> str:
@@ -187,7 +187,7 @@ class SlackListeners:
 
     # --- /wizard ----------------------------------------------------------------------------
     async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
-        text = _CONTROL.sub("", str(command.get("text") or "")).strip()[:MAX_QUESTION_CHARS]
+        text = clean_text(command.get("text") or "").strip()[:MAX_QUESTION_CHARS]
         if not isinstance(command.get("channel_id"), str) or not command.get("user_id"):
             log.warning("command_malformed", keys=sorted(command)[:20])
             await ack(text="🧙 That request was incomplete (no channel or user).")

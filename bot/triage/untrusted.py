@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import re
 
+from bot.text import clean_text
+
 MAX_UNTRUSTED_CHARS = 20_000
 
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TAG = re.compile(r"<\s*/?\s*(untrusted_data|trusted_facts)", re.IGNORECASE)
 
 
 def neutralise(text: str, limit: int = MAX_UNTRUSTED_CHARS) -> str:
     """Strip invisible/control characters and tag look-alikes; cut to `limit` chars."""
-    text = _CONTROL.sub("", _INVISIBLE.sub("", text))
+    text = clean_text(text)
     text = _TAG.sub(lambda m: "[tag " + m.group(1).lower() + "]", text)
     if len(text) > limit:
         text = text[:limit] + f"\n[... {len(text) - limit} more characters cut]"
