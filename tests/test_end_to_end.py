@@ -465,6 +465,9 @@ async def test_webhook_channel_posts_and_triages(
         assert len(roots) == 1
         replies = bot.thread(ALERT_CHANNEL, roots[0]["ts"])
         assert len(replies) == 1 and "PTPClockOffsetHigh" in blocks_text(replies[0])
+        record = await bot.runtime.store.get_alert("6a1f0c2d9b3e4f57")
+        assert record is not None and record.occurrences == 1  # one delivery, counted once
+        assert (record.channel, record.thread_ts) == (ALERT_CHANNEL, roots[0]["ts"])
     finally:
         await stop_bot(bot)
 

@@ -105,15 +105,6 @@ class ContextStore:
             await pipe.execute()
         return record
 
-    async def attach_thread(self, fingerprint: str, channel: str, thread_ts: str) -> None:
-        """Remember which thread answered an alert (for `/wizard status` links)."""
-        key = keys.alert(fingerprint)
-        raw = await self.redis.get(key)
-        if raw:
-            record = AlertRecord.model_validate_json(raw)
-            record = record.model_copy(update={"channel": channel, "thread_ts": thread_ts})
-            await self.redis.set(key, record.model_dump_json(), ex=ALERT_TTL_S)
-
     async def get_alert(self, fingerprint: str) -> AlertRecord | None:
         raw = await self.redis.get(keys.alert(fingerprint))
         return AlertRecord.model_validate_json(raw) if raw else None

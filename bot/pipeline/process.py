@@ -88,9 +88,12 @@ class Processor:
         await self._triage_in_thread(job, job.channel, job.ts, alerts)
 
     async def _webhook(self, job: Job) -> None:
-        """Alertmanager webhook: always remembered; posted and triaged if a channel is set."""
-        for alert in job.alerts:
-            await self.store.record_alert(alert)
+        """Alertmanager webhook: always remembered; posted and triaged if a channel is set
+        (then `_triage_in_thread` records the alerts, with their thread, exactly once)."""
+        posting = bool(self.webhook_channel and job.alerts)
+        if not posting:
+            for alert in job.alerts:
+                await self.store.record_alert(alert)
         await self._audit_once(
             "alerts_received",
             job,
@@ -98,14 +101,14 @@ class Processor:
             fingerprints=[a.fingerprint for a in job.alerts],
             statuses=[a.status for a in job.alerts],
         )
-        if not self.webhook_channel or not job.alerts:
+        if not posting or self.webhook_channel is None:
             return
         primary = primary_alert(job.alerts)
         blocks, text = render_placeholder(primary, note="alert received from Alertmanager")
         root = await self.replier.ensure(
             job.id, "root", channel=self.webhook_channel, thread_ts=None, blocks=blocks, text=text
         )
-        await self._triage_in_thread(job, self.webhook_channel, root, job.alerts, root_ts=root)
+        await self._triage_in_thread(job, self.webhook_channel, root, job.alerts)
 
     async def _triage_in_thread(
         self,
@@ -113,7 +116,6 @@ class Processor:
         channel: str,
         thread_ts: str,
         alerts: list[Alert],
-        root_ts: str | None = None,
     ) -> None:
         for alert in alerts:
             await self.store.record_alert(alert, channel=channel, thread_ts=thread_ts)
@@ -141,7 +143,6 @@ class Processor:
                 job_id=job.id,
             )
         )
-        await self.store.attach_thread(primary.fingerprint, channel, thread_ts)
         await self.store.record_answer(
             primary.fingerprint,
             PastAnswer(
