@@ -12,9 +12,11 @@ from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 AlertStatus = Literal["firing", "resolved"]
 Severity = Literal["critical", "high", "warning", "info", "unknown"]
+RollbackSource = Literal["model", "history", "none"]
 AlertSource = Literal[
     "alertmanager",
     "grafana",
@@ -74,6 +76,9 @@ class Deploy(BaseModel):
     actor: str = Field(default="unknown", max_length=200)
     at: datetime
     strategy: str | None = Field(default=None, max_length=100)
+    revision: str | None = Field(default=None, max_length=100)
+    """The orchestrator's revision of THIS deploy (Kubernetes rollout / Helm release revision), so
+    a rollback to it can name `--to-revision` instead of guessing; None when CI did not say."""
 
 
 class AlertRecord(BaseModel):
@@ -139,6 +144,33 @@ class RollbackPlan(BaseModel):
     abort_criteria: list[str] = Field(
         default_factory=list, description="When to stop the rollback and escalate instead."
     )
+    preconditions: list[str] = Field(
+        default_factory=list,
+        description=(
+            "What must be true before rolling back: previous artefact available, database "
+            "migrations backward compatible (ask if unknown), change ticket / freeze exception."
+        ),
+    )
+    blast_radius: str | None = Field(
+        default=None,
+        description=(
+            "What the rollback touches (service, environment, dependants); null if unknown."
+        ),
+    )
+    # Filled in by the bot, never by the model: these are left out of the structured-output
+    # schema so the model cannot claim its plan came from history or pick the suspect deploy.
+    strategy: SkipJsonSchema[str] = "unknown"
+    """The suspect deploy's recorded strategy (normalised: blue-green, canary, rolling,
+    kubernetes, helm), or 'unknown' when deploy history does not record one."""
+    deploy: SkipJsonSchema[Deploy | None] = None
+    """The suspect deploy the plan undoes (newest deploy at or before the alert started)."""
+    source: SkipJsonSchema[RollbackSource] = "none"
+    """'model': the model's plan, checked against history; 'history': built from deploy history;
+    'none': no plan could be grounded (no model plan and no history)."""
+    replaced: SkipJsonSchema[bool] = False
+    """True when the model's plan named versions not in deploy history and was replaced."""
+    rejected_versions: SkipJsonSchema[list[str]] = Field(default_factory=list)
+    """The version strings of the model's plan that deploy history does not contain."""
 
 
 class TriageAnswer(BaseModel):

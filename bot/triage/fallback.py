@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bot.models import Alert, Context, Deploy, RollbackPlan, TriageAnswer
+from bot.models import Alert, Context, RollbackPlan, TriageAnswer
+from bot.triage.rollback import history_plan
 from bot.triage.runbooks import Runbook
 
 MAX_FIELD_CHARS = 120
@@ -63,84 +64,9 @@ def _fill_all(items: Sequence[str], values: dict[str, str]) -> list[str]:
     return [fill(item, values) for item in items]
 
 
-def _same_service(deploy: Deploy, service: str | None) -> bool:
-    return bool(service) and deploy.service.strip().lower() == (service or "").strip().lower()
-
-
 def _rollback(runbook: Runbook, context: Context, values: dict[str, str]) -> RollbackPlan:
-    alert = context.alert
-    service = alert.service
-    deploys = sorted(
-        (d for d in context.deploys if _same_service(d, service)),
-        key=lambda d: d.at,
-        reverse=True,
-    )
-    runbook_steps = _fill_all(runbook.sections["Rollback"], values)
-    name = _clean(service) or "<service>"
-    verification = [
-        f"The alert {_clean(alert.name)} resolves and stays resolved for at least 15 minutes.",
-        f"Error rate and latency of {name} are back at their pre-deploy baseline on the "
-        "dashboard.",
-        "The running version reported by the orchestrator / health endpoint equals the "
-        "rollback target on every instance.",
-    ]
-    abort = [
-        "The rollback target cannot be confirmed from deploy history.",
-        "The previous version needs a schema or config change that is not backward compatible "
-        "(data migration already applied) - stop and escalate.",
-        "Health checks of the rolled-back instances fail, or errors rise during the rollback.",
-        "A market event (open, close, auction) is minutes away and the rollback cannot finish "
-        "before it - hold, protect positions/orders first, and escalate to the desk lead.",
-    ]
-    if not deploys:
-        steps = [
-            f"Rollback target UNKNOWN: no deploy of {name} is recorded in the context. Confirm "
-            "the last known good version from deploy history (CI/CD, Helm/Argo history) before "
-            "rolling back; do not guess a version.",
-            *runbook_steps,
-        ]
-        return RollbackPlan(
-            target_version=None,
-            target_known=False,
-            steps=steps,
-            verification=verification,
-            abort_criteria=abort,
-        )
-    latest = deploys[0]
-    target = latest.previous_version
-    derivation = "the deploy record's previous_version"
-    if not target:
-        older = [d for d in deploys[1:] if d.environment == latest.environment]
-        if older:
-            target = older[0].version
-            derivation = f"the preceding deploy record ({older[0].at.isoformat()})"
-    if not target:
-        steps = [
-            f"Rollback target UNKNOWN: the latest deploy of {name} ({_clean(latest.version)} at "
-            f"{latest.at.isoformat()}) does not record the previous version. Confirm it from "
-            "deploy history before rolling back; do not guess a version.",
-            *runbook_steps,
-        ]
-        return RollbackPlan(
-            target_version=None,
-            target_known=False,
-            steps=steps,
-            verification=verification,
-            abort_criteria=abort,
-        )
-    steps = [
-        f"Roll {name} back in {_clean(latest.environment)} from {_clean(latest.version)} to "
-        f"{_clean(target)} (target from {derivation}; deployed by {_clean(latest.actor)} at "
-        f"{latest.at.isoformat()}).",
-        *runbook_steps,
-    ]
-    return RollbackPlan(
-        target_version=target,
-        target_known=True,
-        steps=steps,
-        verification=verification,
-        abort_criteria=abort,
-    )
+    """The deploy-history plan (see `bot/triage/rollback.py`) plus the runbook's own steps."""
+    return history_plan(context, runbook_steps=_fill_all(runbook.sections["Rollback"], values))
 
 
 def _evidence(context: Context, runbook: Runbook) -> list[str]:

@@ -29,6 +29,7 @@ from bot.triage.fallback import answer_for_question, answer_from_runbook
 from bot.triage.guard import GuardPolicy, context_hosts, guard_answer
 from bot.triage.pricing import price_usage
 from bot.triage.prompts import Prompts
+from bot.triage.rollback import allowed_versions, check_model_plan, history_plan, plan_from_history
 from bot.triage.runbooks import Runbook, RunbookCatalog
 from bot.triage.untrusted import wrap_untrusted
 
@@ -175,6 +176,19 @@ class Wizard:
                 "allowed_rollback_targets: "
                 + ", ".join(sorted(self._allowed_versions(context)) or ["none"])
             )
+            plan = history_plan(context)
+            suspect = plan.deploy
+            lines.append(
+                f"suspect_deploy (newest at or before the alert start): {suspect.version} at "
+                f"{suspect.at.isoformat()} strategy={plan.strategy}"
+                if suspect
+                else "suspect_deploy: none at or before the alert start (later deploys are not "
+                "the cause)"
+            )
+            lines.append(
+                f"history_rollback_target: {plan.target_version or 'UNKNOWN'}; the rollback "
+                "plan (target, steps, verification) may name only versions listed above"
+            )
         else:
             lines.append(
                 "deploy_history: none recorded for the alert's service in the window; "
@@ -217,18 +231,14 @@ class Wizard:
 
     @staticmethod
     def _allowed_versions(context: Context) -> set[str]:
-        versions = set()
-        for deploy in context.deploys:
-            versions.add(deploy.version)
-            if deploy.previous_version:
-                versions.add(deploy.previous_version)
-        return versions
+        return allowed_versions(context.deploys)
 
     def _check(self, answer: TriageAnswer, context: Context | None) -> tuple[TriageAnswer, list]:
-        """Hold the model to the facts: a rollback target must exist in deploy history.
+        """Hold the model to the facts: every version in the rollback plan must be in history.
 
         The output guard runs first: it assumes an injection may have worked and strips
         mentions, foreign links and secrets before anything below (or Slack) sees the answer.
+        A plan naming any other version is replaced by the plan built from deploy history.
         """
         policy = GuardPolicy(
             allowed_hosts=context_hosts(context, [self.runbook_base_url]),
@@ -236,22 +246,12 @@ class Wizard:
             allow_mass_mentions=self.allow_mass_mentions,
         )
         answer, notes = guard_answer(answer, policy)
-        rollback = answer.rollback
-        allowed = self._allowed_versions(context) if context else set()
-        if rollback.target_version and rollback.target_version not in allowed:
-            latest = context.deploys[0] if context and context.deploys else None
-            replacement = latest.previous_version if latest else None
-            notes.append(
-                f"The model proposed rollback target {rollback.target_version!r}, which is not in "
-                "the deploy history; replaced with "
-                + (repr(replacement) if replacement else "'unknown'")
-                + "."
-            )
-            rollback = rollback.model_copy(
-                update={"target_version": replacement, "target_known": replacement is not None}
-            )
-        elif not rollback.target_version and rollback.target_known:
-            rollback = rollback.model_copy(update={"target_known": False})
+        if context is not None:
+            history, fallback_plan = list(context.deploys), history_plan(context)
+        else:
+            history, fallback_plan = [], plan_from_history(None, None)
+        rollback, rollback_notes = check_model_plan(answer.rollback, history, fallback_plan)
+        notes += rollback_notes
         answer = answer.model_copy(update={"rollback": rollback})
         return TriageAnswer.model_validate(redact_obj(answer.model_dump())), notes
 
