@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from bot import metrics
 from bot.alerts.registry import parse_alertmanager_webhook
-from bot.models import Deploy
+from bot.deploys import DeployIgnored, parse_deploy_payload
 from bot.pipeline.intake import webhook_job_id
 from bot.pipeline.jobs import Job
 from bot.store import keys
@@ -96,11 +95,13 @@ def build_web_app(runtime: Runtime) -> web.Application:
         if isinstance(parsed, web.Response):
             return parsed
         try:
-            event = Deploy.model_validate(parsed[1])
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            return _json_error(400, f"{where}: {first['msg']}")
+            event = parse_deploy_payload(parsed[1])
+        except DeployIgnored as exc:
+            # acknowledged, not recorded: a pending or failed deploy changed nothing to roll back
+            log.info("deploy_ignored", reason=str(exc))
+            return web.json_response({"ok": True, "ignored": str(exc)}, status=202)
+        except ValueError as exc:
+            return _json_error(400, str(exc))
         await runtime.store.record_deploy(event)
         await runtime.audit.append("deploy", **event.model_dump(mode="json"))
         log.info("deploy_recorded", service=event.service, version=event.version)

@@ -33,6 +33,10 @@ _STRATEGIES = {
     "kubernetes": "kubernetes",
     "k8s": "kubernetes",
     "helm": "helm",
+    "redblack": "blue-green",  # Spinnaker's name for blue-green
+    "red/black": "blue-green",
+    "argocd": "argocd",
+    "argo-cd": "argocd",
 }
 
 # Version-looking tokens. Deliberately narrow: "TLS 1.2", "p99", "15 minutes", ports and
@@ -47,6 +51,7 @@ _IMAGE = re.compile(
     r"(?![\w:])"
 )
 _TRAILING = ".,;:)-"
+KNOWN_STRATEGIES = ("blue-green", "canary", "rolling", "kubernetes", "helm", "argocd")
 
 
 def _clean(text: object, limit: int = MAX_TEXT) -> str:
@@ -195,6 +200,25 @@ def _strategy_steps(
                 f"`helm rollback {service} <revision found above> -n {namespace} --wait`.",
             ]
         return [*undo, f"`helm status {service} -n {namespace}`: the deployed revision is new."]
+    if strategy == "argocd":
+        if revision:
+            undo = [
+                f"`argocd app rollback {service} {revision}` (history id {revision} ran {target} "
+                "per deploy history)."
+            ]
+        else:
+            undo = [
+                f"`argocd app history {service}`: find the history id whose revision is {target} "
+                "(deploy history does not record it; do not guess).",
+                f"`argocd app rollback {service} <id found above>`.",
+            ]
+        return [
+            f"Suspend auto-sync first (`argocd app set {service} --sync-policy none`): Argo CD "
+            "refuses to roll back an auto-synced app and would re-apply Git.",
+            *undo,
+            f"`argocd app wait {service} --health --timeout 600`; then revert the change in Git "
+            "so auto-sync can be turned back on safely.",
+        ]
     return [
         f"Redeploy {target} of {service} through the same pipeline that deployed {current} "
         "(not by hand).",
@@ -214,6 +238,8 @@ def _strategy_checks(strategy: str, service: str, namespace: str, target: str) -
         ]
     if strategy == "helm":
         return [f"`helm status {service} -n {namespace}` is deployed with app version {target}."]
+    if strategy == "argocd":
+        return [f"`argocd app get {service}` shows Synced to {target} and Healthy."]
     return []
 
 
@@ -224,6 +250,7 @@ def _blast_radius(strategy: str, service: str, environment: str, current: str) -
         "rolling": "instances are replaced gradually; both versions serve during the rollout",
         "kubernetes": "pods are replaced gradually; both versions serve during the rollout",
         "helm": "every resource in the Helm release returns to the old revision, config included",
+        "argocd": "every resource of the Argo CD app returns to the old revision, config included",
     }.get(strategy, "how traffic moves is unknown (strategy not recorded)")
     return (
         f"{service} in {environment}: everything running {current}; {how}. Dependent services "
@@ -339,11 +366,11 @@ def plan_from_history(
             "deploy is in history. Confirm it from deploy history before rolling back; do not "
             "guess a version."
         )
-    if strategy not in ("blue-green", "canary", "rolling", "kubernetes", "helm"):
+    if strategy not in KNOWN_STRATEGIES:
         recorded = "not recorded" if strategy == "unknown" else f"'{strategy}' (not one I know)"
         steps.append(
             f"Deploy strategy {recorded}: confirm how {name} is deployed (blue-green, canary, "
-            "rolling / Kubernetes, Helm) before choosing the rollback mechanism."
+            "rolling / Kubernetes, Helm, Argo CD) before choosing the rollback mechanism."
         )
     steps += _strategy_steps(
         strategy,
@@ -368,6 +395,11 @@ def plan_from_history(
     )
     if strategy == "blue-green":
         preconditions.append("The previous colour is still provisioned and has not been recycled.")
+    if strategy == "argocd":
+        preconditions.append(
+            "Auto-sync may be suspended for the app (change approved), and the Git revert is "
+            "planned so the rollback is not undone by the next sync."
+        )
     if strategy == "helm":
         preconditions.append(
             f"The Helm release is assumed to be named {name}; confirm with `helm list -n {ns}`."

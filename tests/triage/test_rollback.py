@@ -330,3 +330,20 @@ def test_wizard_check_replaces_invented_steps_and_facts_name_the_suspect() -> No
     facts = wizard()._facts(context)
     assert "suspect_deploy (newest at or before the alert start): 2026.11.28-3" in facts
     assert "history_rollback_target: 2026.11.27-1" in facts
+
+
+def test_argocd_rollback_suspends_auto_sync_and_uses_history_id() -> None:
+    previous = deploy("0a1b2c3d4e5f", None, 300, strategy="argocd", revision="12")
+    suspect = deploy("7f3c2a9e5b1d", "0a1b2c3d4e5f", 10, strategy="argocd", revision="13")
+    plan = plan_from_history(suspect, "order-gateway", history=[previous, suspect])
+    assert plan.strategy == "argocd" and plan.target_version == "0a1b2c3d4e5f"
+    joined = "\n".join(plan.steps)
+    assert joined.index("--sync-policy none") < joined.index(
+        "`argocd app rollback order-gateway 12`"
+    )
+
+
+def test_spinnaker_redblack_is_blue_green() -> None:
+    plan = plan_from_history(deploy("1.5.0", "1.4.0", 10, strategy="redblack"), "order-gateway")
+    assert plan.strategy == "blue-green"
+    assert any("previous colour (1.4.0)" in s for s in plan.steps)
