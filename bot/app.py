@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -93,12 +94,16 @@ class Runtime:
         await self.socket_handler.connect_async()
         log.info("socket_mode_connected")
 
-    async def stop(self) -> None:
+    async def stop(self, drain_s: float = 5.0) -> None:
+        """Stop taking work, then finish it: the Socket Mode connection and the HTTP server close
+        first (Slack redelivers what it could not hand over; in-flight requests complete), then
+        workers get `drain_s` to finish the job in hand before they are cancelled. A cancelled job
+        stays pending in the stream and another worker re-runs it (idempotently) later."""
         if self.socket_handler is not None:
             await self.socket_handler.close_async()
         if self._runner is not None:
             await self._runner.cleanup()
-        await self.pool.stop()
+        await self.pool.stop(grace_s=drain_s)
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
@@ -181,12 +186,15 @@ async def build_runtime(
     )
     bolt = AsyncApp(
         client=web_client,
+        # Socket Mode needs no signing secret, but /slack/events is still served on the health
+        # port: verify against a random secret then, so unsigned requests there get 401 instead
+        # of being trusted. (Bolt skips the check for Socket Mode envelopes.)
         signing_secret=(
             settings.slack_signing_secret.get_secret_value()
             if settings.slack_signing_secret
-            else None
+            else secrets.token_hex(32)
         ),
-        request_verification_enabled=settings.slack_signing_secret is not None,
+        request_verification_enabled=True,
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )

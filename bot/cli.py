@@ -96,9 +96,20 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(settings: Settings, port: int, host: str, socket_mode: bool) -> None:
+DRAIN_MARGIN_S = 15.0
+"""Beyond the LLM deadline, what a job in hand may still need (Slack posts and their retries)."""
+
+
+async def _serve(
+    settings: Settings, port: int, host: str, socket_mode: bool, drain_s: float | None = None
+) -> None:
+    """Serve until SIGTERM/SIGINT, then drain: intake closes first, jobs in hand get `drain_s`.
+
+    The health port is served in Socket Mode too, so probes and Prometheus work in both modes.
+    """
     from bot.app import build_runtime
 
+    drain = drain_s if drain_s is not None else settings.llm_deadline_s + DRAIN_MARGIN_S
     runtime = await build_runtime(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -112,16 +123,27 @@ async def _serve(settings: Settings, port: int, host: str, socket_mode: bool) ->
             await runtime.start_socket_mode(settings.slack_app_token.get_secret_value())
         log.info("wizard_serving", port=runtime.port, socket_mode=socket_mode)
         await stop.wait()
+        log.info("wizard_draining", drain_s=drain)
     finally:
-        await runtime.stop()
+        await runtime.stop(drain_s=drain)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     socket_mode = bool(args.socket or settings.slack_app_token is not None)
     settings.require_slack(socket_mode)
-    asyncio.run(_serve(settings, args.port, args.host, socket_mode))
+    asyncio.run(_serve(settings, args.port, args.host, socket_mode, args.drain_s))
     return 0
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not 0 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError("must be between 0 and 3600 seconds")
+    return seconds
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -188,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a container's service port
     serve.add_argument("--socket", action="store_true", help="force Socket Mode")
+    serve.add_argument(
+        "--drain-s",
+        type=_seconds,
+        default=None,
+        help="on SIGTERM, how long jobs in hand may finish (default WIZARD_LLM_DEADLINE_S + 15)",
+    )
     serve.set_defaults(func=cmd_serve)
     parse = sub.add_parser("parse", help="print the normalized alerts in a payload")
     parse.add_argument("file", help="JSON file, or - for stdin")
