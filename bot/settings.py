@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=2557, alias="WIZARD_AUDIT_RETENTION_DAYS", ge=1)
     """How long audit records must be kept (default 7 years); nothing deletes records younger."""
     log_level: str = Field(default="INFO", alias="WIZARD_LOG_LEVEL")
+    catalog_path: Path = Field(default=Path("catalog.yaml"), alias="WIZARD_CATALOG_PATH")
+    """Service catalog (owners, tiers, venues, dependencies); a missing file is an empty one."""
+    freezes_path: Path = Field(default=Path("freezes.yaml"), alias="WIZARD_FREEZES_PATH")
+    """Change-freeze calendar; a missing file means no scheduled freezes (manual ones still do)."""
 
     @field_validator(
         "alert_channels",
