@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     """Service catalog (owners, tiers, venues, dependencies); a missing file is an empty one."""
     freezes_path: Path = Field(default=Path("freezes.yaml"), alias="WIZARD_FREEZES_PATH")
     """Change-freeze calendar; a missing file means no scheduled freezes (manual ones still do)."""
+    alertmanager_url: AnyHttpUrl | None = Field(default=None, alias="ALERTMANAGER_URL")
+    """Alertmanager's base URL (e.g. http://alertmanager:9093) for silences; unset = no silences."""
 
     @field_validator(
         "alert_channels",
