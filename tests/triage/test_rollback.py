@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import anthropic
 import pytest
 
 from bot.models import Alert, Context, Deploy, RollbackPlan, TriageAnswer
@@ -21,6 +22,7 @@ from bot.triage.rollback import (
 )
 from bot.triage.runbooks import RunbookCatalog
 from bot.triage.wizard import Wizard
+from tests.fakes.anthropic_api import FakeAnthropic
 
 START = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 WINDOW = timedelta(hours=24)
@@ -347,3 +349,44 @@ def test_spinnaker_redblack_is_blue_green() -> None:
     plan = plan_from_history(deploy("1.5.0", "1.4.0", 10, strategy="redblack"), "order-gateway")
     assert plan.strategy == "blue-green"
     assert any("previous colour (1.4.0)" in s for s in plan.steps)
+
+
+async def test_wizard_through_the_sdk_replaces_a_plan_with_an_invented_version() -> None:
+    """The real SDK, the fake model: the bot-only fields are not in the schema the model sees,
+    and a plan whose steps name a version outside history is swapped for the history plan."""
+    async with FakeAnthropic() as fake:
+
+        def respond(body: dict) -> dict:
+            answer = fake.default_answer(body)
+            answer["rollback"] = {
+                "target_version": "2026.11.27-1",
+                "target_known": True,
+                "steps": ["helm rollback order-gateway, image og:2026.12.01-9"],
+                "verification": ["All pods run 2026.11.27-1."],
+                "abort_criteria": ["Errors rise."],
+                "preconditions": ["Migrations are backward compatible."],
+                "blast_radius": "order-gateway in production",
+            }
+            return answer
+
+        fake.responder = respond
+        client = anthropic.AsyncAnthropic(api_key="test", base_url=fake.base_url, max_retries=0)
+        wizard_ = Wizard(
+            prompts=load_prompts(),
+            catalog=RunbookCatalog.load(RUNBOOKS_DIR),
+            client=client,
+            model="claude-test",
+            deadline_s=10.0,
+        )
+        context = Context(alert=alert(), deploys=[HISTORY[1], HISTORY[0]])
+        result = await wizard_.triage(context)
+        await client.close()
+        schema = fake.requests[0]["body"]["output_config"]["format"]["schema"]
+    assert not result.fallback and fake.violations == []
+    plan_props = set(schema["$defs"]["RollbackPlan"]["properties"])
+    assert {"preconditions", "blast_radius"} <= plan_props
+    assert not plan_props & {"deploy", "source", "replaced", "rejected_versions", "strategy"}
+    rollback = result.answer.rollback
+    assert rollback.replaced and rollback.rejected_versions == ["og:2026.12.01-9"]
+    assert rollback.target_version == "2026.11.27-1" and rollback.deploy == HISTORY[1]
+    assert any("og:2026.12.01-9" in note for note in result.notes)
