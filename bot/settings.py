@@ -126,8 +126,13 @@ class Settings(BaseSettings):
     def _check_redis_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
+        if value.startswith("redis+sentinel://"):
+            from bot.store.connection import parse_sentinel_url
+
+            parse_sentinel_url(value)  # a malformed one fails here, with the reason
+            return value
         if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+            raise ValueError("must start with redis://, rediss://, unix:// or redis+sentinel://")
         return value
 
     @field_validator("slack_bot_token")

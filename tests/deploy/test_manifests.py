@@ -278,7 +278,7 @@ def test_rendered_socket_mode_with_metrics_files_and_external_redis() -> None:
         {
             "slack": {"mode": "socket"},
             "replicaCount": 3,
-            "redis": {"url": "rediss://redis.internal:6380/0"},
+            "redis": {"url": "redis+sentinel://s-0:26379,s-1:26379/wizard/0"},
             "serviceMonitor": {"enabled": True},
             "files": {"catalog": "services: []\n", "freezes": "freezes: []\n"},
             "config": {"WIZARD_ALERT_CHANNELS": "C1 C2", "WIZARD_WORKERS": 8},
@@ -290,7 +290,7 @@ def test_rendered_socket_mode_with_metrics_files_and_external_redis() -> None:
     env = _env(container)
     assert env["SLACK_APP_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "SLACK_APP_TOKEN"
     assert "SLACK_SIGNING_SECRET" not in env
-    assert env["REDIS_URL"]["value"] == "rediss://redis.internal:6380/0"
+    assert env["REDIS_URL"]["value"] == "redis+sentinel://s-0:26379,s-1:26379/wizard/0"
     settings = _settings_from(container)
     settings.require_slack(socket_mode=True)
     assert settings.alert_channels == frozenset({"C1", "C2"}) and settings.workers == 8
