@@ -7,9 +7,10 @@ dependency bump, not a code change); auction windows, which it does not model, c
 editable `venues.yaml` (see `bot.market.venues`).
 
 Loading a calendar costs a few hundred milliseconds (holiday rules are computed with pandas), so
-`MarketClock` loads each venue lazily, once per calendar year, caches a plain-Python schedule and
-answers later questions with a bisect (microseconds). Call `warm()` at start-up, in a thread, to
-keep that cost off the first alert.
+`MarketClock` loads each venue lazily, once per calendar year (so the reload falls on 1 January,
+when every venue is shut), caches a plain-Python schedule and answers later questions with a
+bisect (tens of microseconds). Call `warm()` at start-up, in a thread, to keep that cost off the
+first alert.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ README "Redis key schema"):
 | `wizard:worker:{name}` | string | worker heartbeat | 30 s |
 | `wizard:pseudonyms` | hash token → trading identifier | reversible pseudonyms (never in prompts/logs) | 90 d |
 | `wizard:pseudonym:key` | string | HMAC key that makes pseudonyms stable | — |
+| `wizard:freeze:manual` | string JSON `FreezeWindow` | the manual change freeze (`/wizard freeze on`) | until its end, else until `off` |
+| `wizard:freeze:history` | list JSON `FreezeChange` | who turned manual freezes on/off, newest first | last 100 |
 """
 
 from __future__ import annotations
@@ -80,3 +82,11 @@ def turns(channel: str, thread_ts: str) -> str:
 
 def worker(name: str) -> str:
     return f"{PREFIX}:worker:{name}"
+
+
+def freeze_manual() -> str:
+    return f"{PREFIX}:freeze:manual"
+
+
+def freeze_history() -> str:
+    return f"{PREFIX}:freeze:history"
