@@ -152,8 +152,8 @@ async def build_runtime(
     settings: Settings,
     *,
     workers: int | None = None,
-    claim_idle_ms: int = 60_000,
-    claim_every_s: float = 5.0,
+    claim_idle_ms: int | None = None,
+    claim_every_s: float | None = None,
     slack_token: str | None = None,
 ) -> Runtime:
     """Assemble the bot. Starts the embedded Redis when `REDIS_URL` is unset."""
@@ -210,6 +210,11 @@ async def build_runtime(
     ).register(bolt)
 
     host = socket.gethostname()
+    if claim_idle_ms is None:
+        claim_idle_ms = int(settings.reclaim_idle_s * 1000)
+    if claim_every_s is None:
+        # look for orphans a few times per idle period, so recovery takes ~1.25 x the idle time
+        claim_every_s = min(5.0, claim_idle_ms / 4000)
     pool = WorkerPool(
         [
             Worker(

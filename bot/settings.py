@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     """Change-freeze calendar; a missing file means no scheduled freezes (manual ones still do)."""
     alertmanager_url: AnyHttpUrl | None = Field(default=None, alias="ALERTMANAGER_URL")
     """Alertmanager's base URL (e.g. http://alertmanager:9093) for silences; unset = no silences."""
+    reclaim_idle_s: float = Field(default=60.0, alias="WIZARD_RECLAIM_IDLE_S", gt=0, le=3600)
+    """How long a delivered job may sit unacked, with no worker renewing its lease, before
+    another worker (in any replica) takes it over: the time to recover from a crashed process.
+    Workers renew the lease of the job they are running, so a slow job is never taken over."""
 
     @field_validator(
         "alert_channels",

@@ -5,6 +5,14 @@ that dies leaves it pending; every worker periodically XAUTOCLAIMs jobs idle lon
 `claim_idle_ms` and runs them again. Handlers are idempotent (see `bot/store/ledger.py`), so a
 re-run completes the earlier reply instead of posting a second one. A job that keeps failing is
 moved to a dead-letter stream after `max_attempts` and logged loudly, never silently dropped.
+
+While a worker runs a job it renews the job's lease (an XCLAIM to itself, which resets the idle
+time) every third of `claim_idle_ms`. Without that, a job slower than `claim_idle_ms` (a slow model,
+Slack rate limits) would be taken over by another replica while still running, and both would
+answer it; with it, `claim_idle_ms` only has to cover a dead process, so it can be short. When a
+Redis outage outlasts `claim_idle_ms`, the lease lapses and, once Redis is back, either the running
+worker renews first or another worker claims the job first; the loser learns it from the renewal
+and abandons its run, so one worker finishes the job, never two.
 """
 
 from __future__ import annotations
@@ -28,6 +36,17 @@ log = structlog.get_logger(__name__)
 
 Handler = Callable[[Job], Awaitable[None]]
 DEAD_LETTER = f"{keys.JOBS_STREAM}:dead"
+
+_RENEW = """
+local held = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])
+if #held == 0 then
+  return 0
+end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+return 1
+"""
+"""Reset the idle time of entry ARGV[2] if consumer ARGV[3] still holds it (atomic, so a worker
+never takes back a job another worker has already claimed)."""
 
 
 async def ensure_group(client: redis.Redis) -> None:
@@ -62,6 +81,7 @@ class Worker:
         self.block_ms = block_ms
         self.max_attempts = max_attempts
         self.processed = 0
+        self._renew = client.register_script(_RENEW)
         self._last_claim = 0.0
         self._stopping = asyncio.Event()
 
@@ -144,19 +164,51 @@ class Worker:
             await self._dead_letter(entry_id, fields, "too_many_attempts")
             return
         started = time.perf_counter()
+        work = asyncio.create_task(self.handler(job), name=f"{self.name}-job")
+        lease = asyncio.create_task(self._keep_lease(entry_id, job.id, work))
         try:
-            await self.handler(job)
+            await work
         except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if lease.done() and not lease.cancelled() and current and not current.cancelling():
+                bound.warning("job_abandoned", reason="lease_lost", attempts=attempts)
+                metrics.JOBS.labels(job.kind, "abandoned").inc()
+                return  # another worker holds the job now and finishes it
             raise
         except Exception:
             bound.exception("job_failed", attempts=attempts)
             metrics.JOBS.labels(job.kind, "failed").inc()
             return  # left pending: reclaimed and retried after claim_idle_ms
+        finally:
+            lease.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lease
         await self.ledger.mark_done(job.id)
         await self.redis.xack(keys.JOBS_STREAM, keys.JOBS_GROUP, entry_id)
         self.processed += 1
         metrics.JOBS.labels(job.kind, "done").inc()
         bound.info("job_done", ms=round((time.perf_counter() - started) * 1000, 1))
+
+    async def _keep_lease(self, entry_id: str, job_id: str, work: asyncio.Task[None]) -> None:
+        """Renew the running job's lease until cancelled. A failed renewal is retried (a Redis
+        blip must not cost the lease); a lost lease (another worker claimed the job) cancels
+        `work` and returns, which is how `_run_one` tells it from a shutdown."""
+        interval = max(0.05, self.claim_idle_ms / 3000)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                held = await self._renew(
+                    keys=[keys.JOBS_STREAM], args=[keys.JOBS_GROUP, entry_id, self.name]
+                )
+            except (redis.RedisError, OSError) as exc:
+                log.warning(
+                    "job_lease_renew_failed", worker=self.name, job_id=job_id, error=str(exc)
+                )
+                continue
+            if not held:
+                log.error("job_lease_lost", worker=self.name, job_id=job_id, entry_id=entry_id)
+                work.cancel()
+                return
 
     async def _dead_letter(self, entry_id: str, fields: dict[str, str], reason: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -30,13 +30,16 @@ class CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
 
 
 def make_web_client(token: str, base_url: str, timeout: int = 15) -> AsyncWebClient:
-    client = AsyncWebClient(token=token, base_url=base_url, timeout=timeout)
-    client.retry_handlers.extend(
-        [
+    """The client with our retry policy. `retry_handlers` is passed explicitly: the SDK's
+    default list already holds a connection-error handler that retries only once, and keeping
+    it (as an "add one if missing" check did) meant a second reset connection lost the reply."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=3),
             CountingRateLimitHandler(max_retry_count=5),
             AsyncServerErrorRetryHandler(max_retry_count=3),
-        ]
+        ],
     )
-    if not any(isinstance(h, AsyncConnectionErrorRetryHandler) for h in client.retry_handlers):
-        client.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=3))
-    return client

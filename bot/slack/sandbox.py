@@ -9,7 +9,8 @@ because the demo ships with the bot.
 
 What it models, deliberately small: channels as ordered message lists with threads, message
 metadata (returned only with `include_all_metadata`, like Slack), failure injection (429 with
-`Retry-After`, 5xx, `ok: false` errors, delays) and Socket Mode envelopes with acks.
+`Retry-After`, 5xx, `ok: false` errors, delays, reset connections) and Socket Mode envelopes
+with acks.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ class SlackSandbox:
         self._channels: dict[str, list[JSONDict]] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}
+        self._drops: dict[str, int] = {}
         self._sockets: list[_SocketConn] = []
         self._last_ts_micro = 0
         self._ack_events: dict[str, asyncio.Event] = {}
@@ -197,6 +199,12 @@ class SlackSandbox:
             retry_after = 1
         self._failures.setdefault(method, []).append(_Failure(status, error, retry_after, times))
 
+    def drop_next(self, method: str, *, times: int = 1) -> None:
+        """Reset the TCP connection of the next `times` calls of `method` before answering (the
+        call is not executed), as a load balancer or a network blip would: the client sees a
+        connection error, not an HTTP status."""
+        self._drops[method] = self._drops.get(method, 0) + times
+
     def delay(self, method: str, seconds: float) -> None:
         """Every call of `method` waits `seconds` before answering (0 removes the delay)."""
         if seconds <= 0:
@@ -207,6 +215,7 @@ class SlackSandbox:
     def reset_failures(self) -> None:
         self._failures.clear()
         self._delays.clear()
+        self._drops.clear()
 
     # --- state ----------------------------------------------------------------------------------
     def _next_ts(self) -> str:
@@ -316,6 +325,11 @@ class SlackSandbox:
             return web.json_response(
                 {"ok": False, "error": "not_authed" if not token else "invalid_auth"}
             )
+        if self._drops.get(method):
+            self._drops[method] -= 1
+            if request.transport is not None:
+                request.transport.abort()  # RST, no response: the call did not happen
+            return web.Response(status=499)
         failures = self._failures.get(method)
         if failures:
             failure = failures[0]

@@ -5,7 +5,9 @@ structured-output parsing into `TriageAnswer`, status-code → exception mapping
 must go through the SDK's own HTTP stack, not a patched method. This aiohttp server answers
 `POST /v1/messages` with well-formed Messages API JSON, records every request, emulates prompt
 caching (cache reads when the cached system prefix repeats), and can be switched at runtime into
-failure modes: delays, HTTP errors with Anthropic's real error body, hanging and non-JSON output.
+failure modes: delays, HTTP errors with Anthropic's real error body, hanging, non-JSON output, and
+connections dropped mid-response (after the status line and headers, or part-way through the body),
+which is what a proxy restart or a reset TCP connection looks like to the SDK.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from aiohttp import web
@@ -26,6 +28,7 @@ log = structlog.get_logger(__name__)
 
 JSONDict = dict[str, Any]
 Responder = Callable[[JSONDict], JSONDict]
+DropStage = Literal["headers", "body"]
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -126,6 +129,9 @@ class FakeAnthropic:
         self._fail_times: int | None = None
         self._hang = False
         self._invalid_json = False
+        self._drop: DropStage | None = None
+        self._drop_times: int | None = None
+        self.dropped = 0
         self._released = asyncio.Event()
         self._stopping = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -186,6 +192,15 @@ class FakeAnthropic:
         """Answer 200 with a text block that is not JSON."""
         self._invalid_json = True
 
+    def drop(self, stage: DropStage = "headers", times: int | None = None) -> None:
+        """Cut the connection mid-response (`times` None: until reset).
+
+        "headers": a 200 status line and headers promising a body, then the socket closes.
+        "body": the same, plus the first part of a valid JSON body, then the socket closes.
+        """
+        self._drop = stage
+        self._drop_times = times
+
     def reset(self) -> None:
         """Back to prompt, valid answers; hanging requests are released (and then answer)."""
         self._delay = 0.0
@@ -193,6 +208,8 @@ class FakeAnthropic:
         self._fail_times = None
         self._hang = False
         self._invalid_json = False
+        self._drop = None
+        self._drop_times = None
         self._released.set()
 
     # --- the default model ----------------------------------------------------------------------
@@ -228,6 +245,28 @@ class FakeAnthropic:
         body = {"type": "error", "error": {"type": kind, "message": message}}
         extra = {"request-id": f"req_{uuid.uuid4().hex[:24]}", **(headers or {})}
         return web.json_response(body, status=status, headers=extra)
+
+    def _cut(self, request: web.Request, stage: DropStage) -> web.Response:
+        """Write a raw, truncated HTTP response straight to the socket, then close it.
+
+        Raw bytes, because aiohttp's own response objects buffer headers until the body is
+        written and always finish what they start; a real dropped connection does neither.
+        """
+        self.dropped += 1
+        body = json.dumps({"id": "msg_cut", "type": "message", "role": "assistant", "content": []})
+        head = (
+            "HTTP/1.1 200 OK\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(body) + 4096}\r\n"
+            f"request-id: req_{uuid.uuid4().hex[:24]}\r\n\r\n"
+        ).encode()
+        transport = request.transport
+        if transport is not None:
+            transport.write(head + (body[: len(body) // 2].encode() if stage == "body" else b""))
+            transport.close()  # flushes what was written, then FIN: the body never completes
+        log.info("fake_anthropic_dropped", stage=stage)
+        # aiohttp will not write this to the closed transport; it only ends the handler.
+        return web.Response(status=499)
 
     def _cache_split(self, body: JSONDict) -> tuple[JSONDict | None, int]:
         """The prefix up to the last `cache_control` breakpoint (tools, system) and its size."""
@@ -277,6 +316,13 @@ class FakeAnthropic:
         for key in ("model", "max_tokens", "messages"):
             if key not in body:
                 return self._error(400, f"{key}: Field required")
+        if self._drop is not None:
+            stage = self._drop
+            if self._drop_times is not None:
+                self._drop_times -= 1
+                if self._drop_times <= 0:
+                    self._drop = self._drop_times = None
+            return self._cut(request, stage)
 
         if self._invalid_json:
             text = "Sure! Here is my triage: the gateway looks slow {not json"
