@@ -133,15 +133,17 @@ class ServiceCatalog:
         return list(self._services.values())
 
     def get(self, name: str | None) -> Service | None:
-        """By name or alias, ignoring case and `-`/`_`; else the longest service name the query
-        starts with followed by `-` (pods and instances: "order-gateway-prod-7f9c")."""
+        """By name or alias, ignoring case and `-`/`_`; else the longest canonical name the query
+        starts with followed by `-` (pods and instances: "order-gateway-prod-7f9c"). Aliases are
+        not prefix-matched: a short alias ("risk") would claim "risk-reporting-batch"."""
         if not name:
             return None
         key = normalise(name)
         if key in self._index:
             return self._services[self._index[key]]
-        prefixes = [k for k in self._index if key.startswith(k + "-")]
-        return self._services[self._index[max(prefixes, key=len)]] if prefixes else None
+        names = {normalise(n): n for n in self._services}
+        prefixes = [k for k in names if key.startswith(k + "-")]
+        return self._services[names[max(prefixes, key=len)]] if prefixes else None
 
     def dependents(self, name: str, transitive: bool = True) -> list[str]:
         """Services that depend on `name` (directly, or through others when `transitive`)."""

@@ -7,6 +7,7 @@ freeze lives in Redis so every worker and replica sees it at once, expires by it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -104,7 +105,7 @@ class FreezeStore:
         return window if window.end is None or window.end > _now() else None
 
     async def active(
-        self, at: datetime, service: str | None = None, venues: tuple[str, ...] | list[str] = ()
+        self, at: datetime, service: str | None = None, venues: Sequence[str] = ()
     ) -> list[FreezeWindow]:
         """Scheduled and manual freezes covering `at` and `service` (or one of its venues)."""
         windows = self.calendar.active(at, service, venues)

@@ -141,7 +141,10 @@ class MarketClock:
 
     def _schedule(self, mic: str, year: int) -> _Schedule:
         key = (mic, year)
-        with self._lock:
+        cached = self._cache.get(key)  # fast path: no lock once loaded
+        if cached is not None:
+            return cached
+        with self._lock:  # one load at a time: two threads must not both pay for the same venue
             cached = self._cache.get(key)
             if cached is not None:
                 return cached

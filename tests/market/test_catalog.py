@@ -54,6 +54,8 @@ def test_get_unknown_is_none(catalog: ServiceCatalog) -> None:
     assert catalog.get("") is None
     assert catalog.get(None) is None
     assert catalog.get("order") is None  # a prefix of a name is not a match
+    assert catalog.get("risk") is not None  # an alias matches exactly...
+    assert catalog.get("risk-reporting-batch") is None  # ...but is not prefix-matched
 
 
 def test_dependents_direct_and_transitive(catalog: ServiceCatalog) -> None:

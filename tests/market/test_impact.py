@@ -78,3 +78,11 @@ async def test_weekend_alert_is_not_raised_and_says_fix_properly(
     assert impact.assessment.severity == "warning"
     assert impact.advice == ["markets closed: time to fix properly, still record the change"]
     assert impact.slack_group == "S0ORDERGW"
+
+
+def test_every_catalog_venue_is_a_real_calendar(
+    clock: MarketClock, catalog: ServiceCatalog
+) -> None:
+    venues = {v for service in catalog.all() for v in service.venues}
+    assert venues == {"XNYS", "XLON", "XETR", "XPAR", "XAMS", "CMES", "XTKS", "XHKG"}
+    assert {clock.resolve(v) for v in venues} == venues
