@@ -23,9 +23,6 @@ from bot.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "infrastructure-wizard"
 ALIASES = {field.alias or name for name, field in Settings.model_fields.items()}
-LEAD_ADDED = {"WIZARD_CATALOG_PATH", "WIZARD_FREEZES_PATH"}
-"""File paths the lead is adding to Settings; allowed before they land."""
-KNOWN = ALIASES | LEAD_ADDED
 SECRET_KEYS = {
     "SLACK_BOT_TOKEN",
     "SLACK_SIGNING_SECRET",
@@ -77,8 +74,6 @@ def _settings_from(container: dict[str, Any]) -> Settings:
     }
     values: dict[str, Any] = {}
     for name, entry in _env(container).items():
-        if name in LEAD_ADDED:
-            continue
         raw = (
             entry["value"] if "value" in entry else fake[entry["valueFrom"]["secretKeyRef"]["key"]]
         )
@@ -215,7 +210,7 @@ def test_every_variable_named_in_the_templates_is_a_setting() -> None:
     env_names = set(re.findall(r"- name: ([A-Z][A-Z0-9_]+)\b", text))
     secret_keys = set(re.findall(r"key: ([A-Z][A-Z0-9_]+)\b", text))
     assert env_names >= {"SLACK_BOT_TOKEN", "REDIS_URL", "WIZARD_CATALOG_PATH"}
-    assert env_names | secret_keys <= KNOWN
+    assert env_names | secret_keys <= ALIASES
     assert secret_keys <= SECRET_KEYS
 
 
@@ -258,7 +253,7 @@ def test_rendered_http_deployment() -> None:
     assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
 
     env = _env(container)
-    assert set(env) <= KNOWN
+    assert set(env) <= ALIASES
     refs = {n: e["valueFrom"]["secretKeyRef"] for n, e in env.items() if "valueFrom" in e}
     assert {r["name"] for r in refs.values()} == {"wizard-secrets"}
     assert {n for n, r in refs.items() if not r.get("optional")} == {
@@ -311,6 +306,7 @@ def test_rendered_socket_mode_with_metrics_files_and_external_redis() -> None:
     assert mount["readOnly"] is True
     assert env["WIZARD_CATALOG_PATH"]["value"] == f"{mount['mountPath']}/catalog.yaml"
     assert env["WIZARD_FREEZES_PATH"]["value"] == f"{mount['mountPath']}/freezes.yaml"
+    assert settings.catalog_path == Path(mount["mountPath"]) / "catalog.yaml"
     pod = objects["Deployment"][0]["spec"]["template"]
     assert "checksum/files" in pod["metadata"]["annotations"]  # a new file rolls the pods
     volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "files")
