@@ -356,5 +356,8 @@ def test_readme_commands_match_the_files() -> None:
     section = readme[readme.index("## Running in production") :]
     assert "deploy/helm/infrastructure-wizard" in section and CHART.is_dir()
     assert "deploy/env.example" in section and (ROOT / "deploy" / "env.example").is_file()
-    for line in re.findall(r"^\s*(?:\$ )?(wizard serve[^\n`]*)", section, re.M):
-        build_parser().parse_args(shlex.split(line)[1:])
+    commands = re.findall(r"`(wizard serve[^`]*)`", readme)
+    assert any("--drain-s" in c for c in commands) and len(commands) >= 3
+    for command in commands:
+        usage = command.replace("[", "").replace("]", "").replace(" N", " 30")
+        build_parser().parse_args(shlex.split(usage)[1:])
