@@ -56,15 +56,16 @@ CHANNEL = "C0BENCH"
 SLACK_TIMEOUT_S = 3.0
 RETRY_BACKOFF_S = (0.0, 1.0, 5.0)  # before retry 1, 2, 3 (Slack: ~0, 1 min, 5 min)
 WRITES = ("chat.postMessage", "chat.update")
+ANSWER_MARK = "fake model answer"  # FakeAnthropic's default answer says so in its summary
 SECRET = secrets.token_hex(16)
 LOG_DIR = Path(tempfile.gettempdir()) / "wizard-bench-logs"  # the bots' stderr, kept for reading
 TOKEN = "xoxb-bench-token"
 
 
 # --- payloads --------------------------------------------------------------------------------
-def alert_message(instance: str, n: int) -> dict[str, Any]:
+def alert_message(instance: str, n: int, service: str = "order-gateway") -> dict[str, Any]:
     """An Alertmanager post (Slack receiver, custom template printing the labels); the alert's
-    fingerprint is determined by `instance`, `n` only varies the text."""
+    fingerprint is determined by `instance` and `service`, `n` only varies the text."""
     return {
         "type": "message",
         "subtype": "bot_message",
@@ -77,7 +78,7 @@ def alert_message(instance: str, n: int) -> dict[str, Any]:
                 "title": f"[FIRING:1] OrderGatewayLatencyHigh (order-gateway prod {instance})",
                 "text": f"*Alert:* p99 latency {5 + n % 40}ms above 5ms on {instance} - "
                 "`critical`\n*Details:*\n  • *alertname:* `OrderGatewayLatencyHigh`\n"
-                f"  • *instance:* `{instance}`\n  • *service:* `order-gateway`\n"
+                f"  • *instance:* `{instance}`\n  • *service:* `{service}`\n"
                 "  • *severity:* `critical`\n",
                 "fallback": f"[FIRING:1] OrderGatewayLatencyHigh {instance}",
             }
@@ -283,6 +284,9 @@ class OurBot(BotProcess):
             "WIZARD_WORKERS": str(self.workers),
             "WIZARD_LLM_DEADLINE_S": str(self.deadline_s),
             "WIZARD_LOG_LEVEL": "WARNING",
+            # thousands of distinct incidents here: lift the hourly LLM budget (default 60) so
+            # the model path is measured; the per-incident budget stays at its default
+            "WIZARD_LLM_MAX_PER_HOUR": "1000000",
         }
 
     async def start(self, sandbox: SlackSandbox, llm: FakeAnthropic, channels: str) -> int:
@@ -333,10 +337,19 @@ async def wait_idle(bot: OurBot | NaiveBot, slack: Slack, sandbox: SlackSandbox)
 
 
 # --- reading the outcome from the sandbox ----------------------------------------------------
+def _has_answer(value: Any) -> bool:
+    return ANSWER_MARK in json.dumps(value)
+
+
 def outcome(sandbox: SlackSandbox, channels: list[str], sent_at: dict[str, float]) -> dict:
-    """Per alert thread: first threaded message, final write, bot replies; plus totals."""
+    """Per alert thread: first threaded message, first write carrying the model's answer, bot
+    messages holding an answer (more than one = a duplicate reply); plus totals.
+
+    The answer is recognised by the fake model's own words (`ANSWER_MARK`, in its summary), so a
+    summary card or placeholder in the same thread is not mistaken for a second answer."""
     reply_thread: dict[str, str] = {}
-    bot_replies: Counter[str] = Counter()
+    answers: Counter[str] = Counter()
+    bot_threads: set[str] = set()
     top_level_bot_posts = 0
     for channel in channels:
         for m in sandbox.messages(channel, include_replies=True):
@@ -345,7 +358,9 @@ def outcome(sandbox: SlackSandbox, channels: list[str], sent_at: dict[str, float
             if thread and thread != m["ts"]:
                 reply_thread[m["ts"]] = thread
                 if is_bot:
-                    bot_replies[thread] += 1
+                    bot_threads.add(thread)
+                    if _has_answer([m.get("text"), m.get("blocks"), m.get("attachments")]):
+                        answers[thread] += 1
             elif is_bot:
                 top_level_bot_posts += 1
     first: dict[str, float] = {}
@@ -361,16 +376,17 @@ def outcome(sandbox: SlackSandbox, channels: list[str], sent_at: dict[str, float
                 first.setdefault(thread, call.at)
         else:
             thread = reply_thread.get(str(call.params.get("ts")))
-        if thread:
-            final[thread] = max(final.get(thread, 0.0), call.at)
+        if thread and thread not in final and _has_answer(call.params):
+            final[thread] = call.at
     writes = [c.at for c in sandbox.calls if c.method in WRITES]
     return {
         "first_ms": [(first[t] - sent_at[t]) * 1000 for t in sent_at if t in first],
         "final_ms": [(final[t] - sent_at[t]) * 1000 for t in sent_at if t in final],
-        "unanswered": sum(1 for t in sent_at if t not in final),
-        "duplicate_reply_threads": sum(1 for t in sent_at if bot_replies[t] > 1),
-        "extra_replies": sum(max(0, bot_replies[t] - 1) for t in sent_at),
-        "threads_written": len(set(first) | set(final)),
+        "alerts_without_own_answer": sum(1 for t in sent_at if t not in final),
+        "duplicate_reply_threads": sum(1 for t in answers if answers[t] > 1),
+        "extra_answers": sum(max(0, n - 1) for n in answers.values()),
+        "threads_with_bot_replies": len(bot_threads),
+        "threads_with_answer": len(answers),
         "top_level_bot_posts": top_level_bot_posts,
         "post_message": counts["chat.postMessage"],
         "update": counts["chat.update"],
@@ -441,14 +457,20 @@ async def run_events(
 
 
 def rate_events(count: int, label: str) -> list[tuple[str, dict[str, Any]]]:
-    """`count` alerts, each its own fingerprint (a distinct instance)."""
-    return [(CHANNEL, alert_message(f"ogw-{label}-{n}", n)) for n in range(count)]
+    """`count` alerts, each its own fingerprint and service: each is its own incident, whether
+    the bot groups by fingerprint or by service."""
+    return [
+        (CHANNEL, alert_message(f"ogw-{label}-{n}", n, f"svc-{label}-{n}")) for n in range(count)
+    ]
 
 
 def storm_events(count: int, fingerprints: int) -> list[tuple[str, dict[str, Any]]]:
     """`count` posts cycling over `fingerprints` alerts (the same alert re-posted, as
     Alertmanager's repeat_interval or a flapping rule does)."""
-    return [(CHANNEL, alert_message(f"ogw-storm-{n % fingerprints}", n)) for n in range(count)]
+    return [
+        (CHANNEL, alert_message(f"ogw-storm-{n % fingerprints}", n, f"svc-{n % fingerprints}"))
+        for n in range(count)
+    ]
 
 
 # --- RSS of `wizard serve` -------------------------------------------------------------------
@@ -470,7 +492,7 @@ async def rss_phase(
 
                     async def send(n: int, base: int = sent) -> None:
                         i = base + n
-                        message = alert_message(f"ogw-rss-{i}", i)
+                        message = alert_message(f"ogw-rss-{i}", i, f"svc-rss-{i}")
                         posted = sandbox.inject_message(channels[i % len(channels)], message)
                         await slack.deliver(posted, f"EvRSS{i:07d}")
 
@@ -595,6 +617,45 @@ def brief(run: dict[str, Any]) -> str:
     )
 
 
+def table(result: dict[str, Any]) -> str:
+    """The side-by-side Markdown tables for bench/README.md."""
+
+    def ms(value: float | None) -> str:
+        if value is None:
+            return "–"
+        return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+
+    lines = [
+        "| bot | rate | ack p50 / p95 / p99 / max | retries provoked | dup reply threads "
+        "| first threaded msg p50 / p95 | final answer p50 / p95 | drain | LLM calls |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for run in result.get("rates", []):
+        a, f, d = run["ack_ms"], run["first_threaded_message_ms"], run["final_answer_ms"]
+        lines.append(
+            f"| {run['bot']} | {run['rate_per_s']:.0f}/s × {run['events']} "
+            f"| {ms(a.get('p50'))} / {ms(a.get('p95'))} / {ms(a.get('p99'))} / {ms(a.get('max'))} "
+            f"| {run['retries_provoked']} | {run['duplicate_reply_threads']} "
+            f"| {ms(f.get('p50'))} / {ms(f.get('p95'))} | {ms(d.get('p50'))} / {ms(d.get('p95'))} "
+            f"| {run['drain_seconds']} s | {run['llm_calls']} |"
+        )
+    if result.get("storm"):
+        lines += [
+            "",
+            "| storm bot | events / fingerprints | LLM calls | postMessage | update "
+            "| threads | top-level posts | retries provoked | dup reply threads | drain |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for run in result["storm"]:
+            lines.append(
+                f"| {run['bot']} | {run['events']} / {run['fingerprints']} | {run['llm_calls']} "
+                f"| {run['post_message']} | {run['update']} | {run['threads_with_bot_replies']} "
+                f"| {run['top_level_bot_posts']} | {run['retries_provoked']} "
+                f"| {run['duplicate_reply_threads']} | {run['drain_seconds']} s |"
+            )
+    return "\n".join(lines)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm-latency", type=float, default=2.0, help="fake LLM delay, s")
@@ -619,11 +680,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-storm", action="store_true")
     parser.add_argument("--quick", action="store_true", help="fewer events, for a smoke run")
     parser.add_argument("--out", type=Path, default=None, help="default bench/results/compare-*")
+    parser.add_argument("--table", type=Path, default=None, help="print a results file as tables")
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     arguments = parse_args()
+    if arguments.table:
+        print(table(json.loads(arguments.table.read_text())))
+        sys.exit(0)
     outcome_ = asyncio.run(main(arguments))
     text = json.dumps(outcome_, indent=2)
     sys.stdout.write(text + "\n")
