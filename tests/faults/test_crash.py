@@ -104,3 +104,61 @@ async def test_sigkill_mid_job_is_finished_exactly_once_by_the_next_process(
         report = await verify_report(own_client, Path(env["WIZARD_DATA_DIR"]) / "audit", "both")
         assert report["ok"], report
         record(recovered_after_kill_s=round(recovered_s, 2), reclaim_idle_s=RECLAIM_IDLE_S)
+
+
+async def test_sigkill_while_posting_is_recovered_from_the_thread_not_posted_twice(
+    tmp_path: Path,
+    sandbox: SlackSandbox,
+    llm: FakeAnthropic,
+    own_redis: EmbeddedRedis,
+    own_client: redis.Redis,
+    record: Callable[..., None],
+) -> None:
+    """The process dies after sending chat.postMessage but before it learns the message's ts: the
+    ledger says "posting", Slack has the message. The next process must find it by its metadata
+    (conversations.replies) and edit it, not post a second one."""
+    sandbox.delay("chat.postMessage", 2.0)  # Slack is slow to answer; the bot dies waiting
+    env = bot_env(
+        sandbox=sandbox,
+        redis_url=own_redis.url,
+        data_dir=tmp_path / "data",
+        llm_url=llm.base_url,
+        reclaim_idle_s=RECLAIM_IDLE_S,
+    )
+    async with running_bots(tmp_path / "logs") as fleet, aiohttp.ClientSession() as session:
+        first = await fleet.spawn("first", env)
+        message = sandbox.inject_message(ALERT_CHANNEL, alert_message(2))
+        ts = message["ts"]
+        assert await SlackEvents(session).deliver(first, message, "EvKill0002") == 200
+        await wait_until(
+            lambda: any(
+                c.method == "chat.postMessage" and c.params.get("thread_ts") == ts
+                for c in sandbox.calls
+            ),
+            15,
+            lambda: f"the placeholder was never sent\n{fleet}",
+        )
+        first.kill()
+        killed = time.monotonic()
+        # Slack finishes the call the dead client made: the message exists, unknown to the bot
+        await wait_until(lambda: len(bot_replies(sandbox, ALERT_CHANNEL, ts)) == 1, 10)
+        orphan = bot_replies(sandbox, ALERT_CHANNEL, ts)[0]
+        sandbox.delay("chat.postMessage", 0)
+
+        second = await fleet.spawn("second", env)
+        await wait_until(
+            lambda: any(is_final(m) for m in bot_replies(sandbox, ALERT_CHANNEL, ts)),
+            RECLAIM_IDLE_S + 20,
+            lambda: f"the job was never finished\n{fleet}",
+        )
+        recovered_s = time.monotonic() - killed
+        async with asyncio.timeout(10):  # the audit record is written after the final edit
+            while not await queue_idle(own_client):
+                await asyncio.sleep(0.05)
+        replies = bot_replies(sandbox, ALERT_CHANNEL, ts)
+        assert [r["ts"] for r in replies] == [orphan["ts"]], f"posted twice\n{fleet}"
+        assert second.events("reply_recovered"), str(second)
+        job_id = f"msg:{ALERT_CHANNEL}:{ts}"
+        records = [r for r in await AuditLog(own_client).records() if r.get("job_id") == job_id]
+        assert [r["kind"] for r in records] == ["triage"]
+        record(recovered_after_kill_s=round(recovered_s, 2))
