@@ -127,6 +127,7 @@ class FakeAnthropic:
         self._delay = 0.0
         self._fail_status: int | None = None
         self._fail_times: int | None = None
+        self._retry_after = 1
         self._hang = False
         self._invalid_json = False
         self._drop: DropStage | None = None
@@ -178,10 +179,12 @@ class FakeAnthropic:
     def delay(self, seconds: float) -> None:
         self._delay = seconds
 
-    def fail(self, status: int, times: int | None = None) -> None:
-        """Answer `status` with Anthropic's error body (`times` None: until reset)."""
+    def fail(self, status: int, times: int | None = None, *, retry_after: int = 1) -> None:
+        """Answer `status` with Anthropic's error body (`times` None: until reset); a 429
+        carries `retry-after: <retry_after>` (the SDK sleeps that long, up to 60 s)."""
         self._fail_status = status
         self._fail_times = times
+        self._retry_after = retry_after
 
     def hang(self) -> None:
         """Accept requests and never answer (until `reset()` or `stop()`)."""
@@ -307,7 +310,7 @@ class FakeAnthropic:
                 self._fail_times -= 1
                 if self._fail_times <= 0:
                     self._fail_status = self._fail_times = None
-            headers = {"retry-after": "1"} if status == 429 else {}
+            headers = {"retry-after": str(self._retry_after)} if status == 429 else {}
             messages = {
                 429: "Number of request tokens has exceeded your rate limit.",
                 529: "Overloaded",

@@ -314,3 +314,27 @@ async def queue_idle(client: Any) -> bool:
     groups = await client.xinfo_groups(keys.JOBS_STREAM)
     group = next((g for g in groups if g["name"] == keys.JOBS_GROUP), None)
     return bool(group) and group["pending"] == 0 and not group.get("lag")
+
+
+async def wizard_cli(
+    env: dict[str, str], *args: str, timeout: float = 30.0
+) -> tuple[int, str, str]:
+    """Run `wizard <args>` as an operator would (same environment as the bots); returns the exit
+    code, stdout and stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        *args,
+        env=env,
+        cwd=env["WIZARD_DATA_DIR"],
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    return int(proc.returncode or 0), stdout.decode(), stderr.decode()

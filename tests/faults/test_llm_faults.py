@@ -119,6 +119,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
 
 FAULTS: dict[str, Callable[[FakeAnthropic], None]] = {
     "http_429": lambda llm: llm.fail(429),
+    # the SDK would sleep 30 s before its retry: the deadline must cut that short
+    "http_429_retry_after_30s": lambda llm: llm.fail(429, retry_after=30),
     "http_529": lambda llm: llm.fail(529),
     "http_500": lambda llm: llm.fail(500),
     "timeout": lambda llm: llm.hang(),

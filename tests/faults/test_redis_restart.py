@@ -10,6 +10,7 @@ chain in both copies (Redis and the file mirror).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +19,6 @@ import aiohttp
 import pytest
 import redis.asyncio as redis
 
-from bot.audit.commands import verify_report
 from bot.audit.log import AuditLog
 from bot.slack.sandbox import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
@@ -33,6 +33,7 @@ from tests.faults.procs import (
     queue_idle,
     running_bots,
     wait_until,
+    wizard_cli,
 )
 
 pytestmark = pytest.mark.faults
@@ -131,8 +132,10 @@ async def test_redis_restart_mid_storm_loses_and_duplicates_nothing(
         triage = [r for r in await AuditLog(own_client).records() if r["kind"] == "triage"]
         jobs = sorted(r["job_id"] for r in triage)
         assert jobs == sorted(f"msg:{ALERT_CHANNEL}:{ts}" for ts in threads), "audit per job"
-        report = await verify_report(own_client, Path(env["WIZARD_DATA_DIR"]) / "audit", "both")
-        assert report["ok"], report
+        code, out, err = await wizard_cli(env, "audit", "verify")  # Redis chain and file copy
+        assert code == 0, out + err[-2000:]
+        report = json.loads(out)
+        assert report["ok"] is True and report["redis"]["records"] >= ALERTS, report
         done = [e["job_id"] for e in bot.events("job_done")]
         assert len(set(done)) == ALERTS
         if reclaim_idle_s > outage_s:
