@@ -350,6 +350,7 @@ def outcome(sandbox: SlackSandbox, channels: list[str], sent_at: dict[str, float
     reply_thread: dict[str, str] = {}
     answers: Counter[str] = Counter()
     bot_threads: set[str] = set()
+    other_texts: dict[str, str] = {}
     top_level_bot_posts = 0
     for channel in channels:
         for m in sandbox.messages(channel, include_replies=True):
@@ -361,6 +362,8 @@ def outcome(sandbox: SlackSandbox, channels: list[str], sent_at: dict[str, float
                     bot_threads.add(thread)
                     if _has_answer([m.get("text"), m.get("blocks"), m.get("attachments")]):
                         answers[thread] += 1
+                    else:
+                        other_texts.setdefault(thread, str(m.get("text") or "")[:160])
             elif is_bot:
                 top_level_bot_posts += 1
     first: dict[str, float] = {}
@@ -387,6 +390,9 @@ def outcome(sandbox: SlackSandbox, channels: list[str], sent_at: dict[str, float
         "extra_answers": sum(max(0, n - 1) for n in answers.values()),
         "threads_with_bot_replies": len(bot_threads),
         "threads_with_answer": len(answers),
+        "threads_without_answer_sample": [
+            text for thread, text in other_texts.items() if thread not in answers
+        ][:3],
         "top_level_bot_posts": top_level_bot_posts,
         "post_message": counts["chat.postMessage"],
         "update": counts["chat.update"],
@@ -473,6 +479,42 @@ def storm_events(count: int, fingerprints: int) -> list[tuple[str, dict[str, Any
     ]
 
 
+# --- the intake path alone ---------------------------------------------------------------------
+async def intake_phase(bot: OurBot, rates: list[float], count: int) -> list[dict[str, Any]]:
+    """Ack latency of `wizard serve` when its workers take no CPU (one worker, stuck on an LLM
+    that never answers): what the HTTP → Bolt → dedup + XADD path costs by itself, apart from
+    the job processing that shares its event loop in the other phases."""
+    out = []
+    async with SlackSandbox() as sandbox, FakeAnthropic() as llm:
+        llm.hang()
+        port = await bot.start(sandbox, llm, CHANNEL)
+        try:
+            async with client_session() as session:
+                slack = Slack(session, port)
+                offset = 0
+                for rate in [50.0, *rates]:  # the first pass warms the process up
+
+                    async def send(n: int, base: int = offset) -> None:
+                        i = base + n
+                        message = alert_message(f"ogw-intake-{i}", i, f"svc-intake-{i}")
+                        posted = sandbox.inject_message(CHANNEL, message)
+                        await slack.deliver(posted, f"EvIN{i:07d}")
+
+                    slack.acks.clear()
+                    tasks, _ = await send_at_rate(count, rate, send)
+                    await asyncio.gather(*tasks)
+                    offset += count
+                    if offset > count:
+                        out.append(
+                            {"rate_per_s": rate, "events": count, "ack_ms": summary(slack.acks)}
+                        )
+                        print(f"intake only {rate}/s: {out[-1]['ack_ms']}", file=sys.stderr)
+        finally:
+            llm.reset()
+            await bot.stop()
+    return out
+
+
 # --- RSS of `wizard serve` -------------------------------------------------------------------
 async def rss_phase(
     bot: OurBot, checkpoints: list[int], rate: float, llm_latency: float
@@ -541,6 +583,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": git("rev-parse", "--short", "HEAD"),
         "commit_subject": git("log", "-1", "--format=%s"),
+        "uncommitted_bot_changes": git("status", "--porcelain", "bot"),
         "quick": quick,
         "llm_latency_s": args.llm_latency,
         "our_workers": args.workers,
@@ -593,6 +636,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 }
                 for name, sent in prompts.items()
             }
+            if not args.skip_intake:
+                result["intake_only"] = await intake_phase(
+                    OurBot(tmp, server.url, 1, deadline_s), args.rates, events
+                )
             if not args.skip_rss:
                 result["rss"] = await rss_phase(
                     OurBot(tmp, server.url, args.workers, deadline_s),
@@ -677,6 +724,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rss-llm-latency", type=float, default=0.1)
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--skip-rates", action="store_true")
+    parser.add_argument("--skip-intake", action="store_true")
     parser.add_argument("--skip-storm", action="store_true")
     parser.add_argument("--quick", action="store_true", help="fewer events, for a smoke run")
     parser.add_argument("--out", type=Path, default=None, help="default bench/results/compare-*")
