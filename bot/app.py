@@ -4,7 +4,9 @@ Read this file first. Every behaviour is one hop away:
 - Slack events and `/wizard`: `bot/slack/listeners.py` (classify, enqueue, ack)
 - who may use it, where, and change state: `bot/slack/access.py` (team gate, channels)
 - dedup + durable queue: `bot/pipeline/intake.py`; workers: `bot/pipeline/worker.py`
-- what a job does: `bot/pipeline/process.py`
+- what a job does: `bot/pipeline/process.py`; alerts → incidents, summary, analysis, buttons:
+  `bot/pipeline/incident_flow.py` (state in `bot/incidents/store.py`, card in
+  `bot/render/incident.py`, coalesced updates in `bot/pipeline/flusher.py`)
 - alert parsing: `bot/alerts/registry.py`; context: `bot/context/store.py`
 - the LLM and its fallback: `bot/triage/wizard.py`; rendering: `bot/render/blocks.py`
 - posting to Slack: `bot/slack/replies.py`; audit: `bot/audit/log.py`
@@ -30,8 +32,12 @@ from slack_bolt.async_app import AsyncApp
 from bot.audit.log import AuditLog
 from bot.context.pseudonyms import Pseudonyms
 from bot.context.store import ContextStore
+from bot.incidents.store import IncidentStore
+from bot.pipeline.flusher import SummaryFlusher
+from bot.pipeline.incident_flow import Budget, IncidentFlow
 from bot.pipeline.intake import Intake
 from bot.pipeline.process import Processor
+from bot.pipeline.recording import Recorder
 from bot.pipeline.worker import Worker, WorkerPool, ensure_group
 from bot.redact import detected_secrets
 from bot.settings import Settings
@@ -69,6 +75,8 @@ class Runtime:
     web_app: web.Application
     access: AccessPolicy = field(default_factory=AccessPolicy)
     embedded: EmbeddedRedis | None = None
+    incidents: IncidentStore | None = None
+    flusher: SummaryFlusher | None = None
     socket_handler: AsyncSocketModeHandler | None = None
     _runner: web.AppRunner | None = field(default=None, repr=False)
     port: int | None = None
@@ -104,6 +112,8 @@ class Runtime:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.pool.stop(grace_s=drain_s)
+        if self.flusher is not None:
+            await self.flusher.stop()
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
@@ -177,13 +187,33 @@ async def build_runtime(
         raise ValueError("a Slack bot token is needed to build the runtime")
     web_client = make_web_client(token, settings.slack_api_base)
     replier = Replier(web_client, ledger, pseudonyms)
-    processor = Processor(
+    incidents = IncidentStore(
+        client,
+        group_by=settings.group_by,
+        reopen_window=timedelta(minutes=settings.incident_reopen_m),
+        summary_interval_s=settings.summary_interval_s,
+    )
+    recorder = Recorder(audit, ledger)
+    flow = IncidentFlow(
         store=store,
+        incidents=incidents,
         wizard=wizard,
         replier=replier,
-        audit=audit,
+        recorder=recorder,
+        runbooks=catalog,
+        budget=Budget(settings.llm_max_per_incident, settings.llm_max_per_hour),
+        runbook_base_url=runbook_base,
+    )
+    processor = Processor(
+        store=store,
+        incidents=incidents,
+        flow=flow,
+        wizard=wizard,
+        replier=replier,
+        recorder=recorder,
         webhook_channel=settings.webhook_channel,
     )
+    flusher = SummaryFlusher(incidents, flow.refresh, per_minute=settings.summary_updates_per_min)
     bolt = AsyncApp(
         client=web_client,
         # Socket Mode needs no signing secret, but /slack/events is still served on the health
@@ -242,7 +272,10 @@ async def build_runtime(
         web_app=web.Application(),
         access=access,
         embedded=embedded,
+        incidents=incidents,
+        flusher=flusher,
     )
     runtime.web_app = build_web_app(runtime)
     pool.start()
+    flusher.start()
     return runtime

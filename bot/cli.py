@@ -58,7 +58,7 @@ async def _triage(settings: Settings, payload: Any) -> str:
     from bot.audit.log import AuditLog
     from bot.context.pseudonyms import Pseudonyms
     from bot.context.store import ContextStore
-    from bot.pipeline.process import primary_alert
+    from bot.pipeline.incident_flow import most_severe as primary_alert
     from bot.render.markdown import triage_markdown
 
     alerts = parse_payload(payload)

@@ -111,8 +111,32 @@ class RunbookRef(BaseModel):
     score: int = 0
 
 
+class IncidentOutcome(BaseModel):
+    """How an incident ended: kept per service and fingerprint so the next one starts with
+    "last time (2026-11-02) this was fixed by …" instead of from scratch."""
+
+    incident_id: str
+    title: str
+    services: list[str] = Field(default_factory=list)
+    fingerprints: list[str] = Field(default_factory=list)
+    opened_at: datetime
+    resolved_at: datetime
+    duration_s: float
+    resolved_by: str
+    analysis_summary: str | None = None
+    advised: list[str] = Field(default_factory=list)
+    actions: list[str] = Field(default_factory=list)
+    fix_note: str | None = None
+    thread: str
+
+
 class Context(BaseModel):
-    """Every fact the store found that is relevant to one alert, handed to the wizard verbatim."""
+    """Every fact the store found that is relevant to one alert, handed to the wizard verbatim.
+
+    `operator_facts` and `guidance` are computed by the bot from operator-owned data (service
+    catalog, trading calendars, freeze calendar) and go to the model as trusted facts;
+    `past_incidents` hold human-written fix notes and so go as untrusted data.
+    """
 
     alert: Alert
     group: list[Alert] = Field(default_factory=list)
@@ -121,6 +145,10 @@ class Context(BaseModel):
     related: list[AlertRecord] = Field(default_factory=list)
     past_answers: list[PastAnswer] = Field(default_factory=list)
     runbook: RunbookRef | None = None
+    incident_facts: str | None = None
+    past_incidents: list[IncidentOutcome] = Field(default_factory=list)
+    operator_facts: list[str] = Field(default_factory=list)
+    guidance: list[str] = Field(default_factory=list)
 
 
 class RollbackPlan(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import typing
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -108,6 +108,19 @@ class Settings(BaseSettings):
     """How long a delivered job may sit unacked, with no worker renewing its lease, before
     another worker (in any replica) takes it over: the time to recover from a crashed process.
     Workers renew the lease of the job they are running, so a slow job is never taken over."""
+    group_by: Literal["service", "alertname", "fingerprint"] = Field(
+        default="service", alias="WIZARD_GROUP_BY"
+    )
+    """How alerts without an Alertmanager group key are grouped into incidents."""
+    incident_reopen_m: float = Field(default=15.0, alias="WIZARD_INCIDENT_REOPEN_M", ge=0)
+    """A resolved incident that fires again within this many minutes is reopened (flapping),
+    not replaced by a new incident and thread."""
+    llm_max_per_incident: int = Field(default=3, alias="WIZARD_LLM_MAX_PER_INCIDENT", ge=0)
+    llm_max_per_hour: int = Field(default=60, alias="WIZARD_LLM_MAX_PER_HOUR", ge=0)
+    summary_interval_s: float = Field(default=5.0, alias="WIZARD_SUMMARY_INTERVAL_S", ge=0)
+    summary_updates_per_min: int = Field(
+        default=40, alias="WIZARD_SUMMARY_UPDATES_PER_MIN", ge=1, le=600
+    )
 
     @field_validator(
         "alert_channels",

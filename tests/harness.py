@@ -45,6 +45,8 @@ def settings_for(
         "WIZARD_HOOK_TOKEN": SecretStr(HOOK_TOKEN),
         "WIZARD_LLM_DEADLINE_S": deadline_s,
         "WIZARD_WORKERS": 2,
+        "WIZARD_SUMMARY_INTERVAL_S": 0.2,
+        "WIZARD_SUMMARY_UPDATES_PER_MIN": 600,
     }
     if llm is not None:
         values["ANTHROPIC_API_KEY"] = SecretStr("sk-ant-test-key-not-real")
@@ -127,6 +129,40 @@ class Bot:
     def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """The bot's replies in a thread (parent excluded)."""
         return [m for m in self.sandbox.replies(channel, ts) if m["ts"] != ts]
+
+    def slot_messages(self, channel: str, ts: str, prefix: str) -> list[dict[str, Any]]:
+        """The bot's messages in a thread whose metadata slot starts with `prefix`."""
+        return [
+            m
+            for m in self.thread(channel, ts)
+            if str(
+                ((m.get("metadata") or {}).get("event_payload") or {}).get("slot", "")
+            ).startswith(prefix)
+        ]
+
+    def answer(self, channel: str, ts: str) -> dict[str, Any]:
+        """The wizard's analysis in an incident thread (exactly one)."""
+        found = self.slot_messages(channel, ts, "analysis:")
+        assert len(found) == 1, [blocks_text(m)[:200] for m in self.thread(channel, ts)]
+        return found[0]
+
+    def summary(self, channel: str, ts: str) -> dict[str, Any]:
+        """The incident summary card in a thread (exactly one)."""
+        found = self.slot_messages(channel, ts, "summary:") or self.slot_messages(
+            channel, ts, "root:"
+        )
+        assert len(found) == 1, [blocks_text(m)[:200] for m in self.thread(channel, ts)]
+        return found[0]
+
+    async def settle(self, timeout: float = 15.0) -> None:
+        """Drain the jobs, then the coalesced summary updates."""
+        await self.drain(timeout)
+        deadline = time.monotonic() + timeout
+        assert self.runtime.incidents is not None
+        while await self.runtime.incidents.pending_summaries():
+            if time.monotonic() > deadline:
+                raise TimeoutError("summaries still pending")
+            await asyncio.sleep(0.05)
 
     def calls(self, method: str, where: Callable[[dict[str, Any]], bool] | None = None) -> list:
         return [

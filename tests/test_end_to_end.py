@@ -61,18 +61,21 @@ async def test_alert_gets_threaded_answer_with_context_and_audit(
 ) -> None:
     started = time.perf_counter()
     ts = await bot.post_alert(alert_message())
-    await bot.drain()
+    await bot.settle()
     replies = bot.thread(ALERT_CHANNEL, ts)
-    assert len(replies) == 1, replies
-    text = blocks_text(replies[0])
+    assert len(replies) == 2, replies  # the incident summary card, then the analysis
+    summary, answer = bot.summary(ALERT_CHANNEL, ts), bot.answer(ALERT_CHANNEL, ts)
+    assert replies[0]["ts"] == summary["ts"]
+    text = blocks_text(answer)
     for part in FIVE_PARTS:
         assert part.lower() in text.lower(), part
     assert "OrderGatewayLatencyHigh" in text
     assert time.perf_counter() - started < 10
-    # placeholder first, then the same message updated in place
+    # the summary is posted first and then updated in place once the analysis is in
     posts = bot.calls("chat.postMessage", lambda p: p.get("thread_ts") == ts)
-    updates = bot.calls("chat.update", lambda p: p.get("ts") == replies[0]["ts"])
-    assert len(posts) == 1 and len(updates) >= 1
+    updates = bot.calls("chat.update", lambda p: p.get("ts") == summary["ts"])
+    assert len(posts) == 2 and len(updates) >= 1
+    assert "analysis 1×" in blocks_text(summary)
     # the model saw the alert as untrusted data after a cached, byte-stable system prefix
     request = llm.requests[-1]["body"]
     assert request["system"][-1]["cache_control"] == {"type": "ephemeral"}
@@ -99,16 +102,15 @@ async def test_retries_and_duplicates_give_one_reply(bot: Bot) -> None:
     statuses += await asyncio.gather(*(bot.event(posted, event_id=f"EvC{n}") for n in range(10)))
     assert set(statuses) == {200}
     await bot.drain()
-    assert len(bot.thread(ALERT_CHANNEL, posted["ts"])) == 1
-    assert len(bot.calls("chat.postMessage", lambda p: p.get("thread_ts") == posted["ts"])) == 1
+    assert len(bot.thread(ALERT_CHANNEL, posted["ts"])) == 2  # summary + analysis
+    assert len(bot.calls("chat.postMessage", lambda p: p.get("thread_ts") == posted["ts"])) == 2
 
 
 async def test_llm_down_gives_fallback_in_time(bot: Bot, llm: FakeAnthropic) -> None:
     llm.fail(529)
     ts = await bot.post_alert(alert_message("KafkaConsumerLagHigh", "risk-engine"))
     await bot.drain()
-    reply = bot.thread(ALERT_CHANNEL, ts)[0]
-    text = blocks_text(reply)
+    text = blocks_text(bot.answer(ALERT_CHANNEL, ts))
     assert "fallback" in text.lower()
     for part in FIVE_PARTS:
         assert part.lower() in text.lower()
@@ -130,7 +132,7 @@ async def test_llm_slow_falls_back_within_a_second_of_deadline(
         ts = await bot.post_alert(alert_message())
         async with asyncio.timeout(10):
             while True:
-                replies = bot.thread(ALERT_CHANNEL, ts)
+                replies = bot.slot_messages(ALERT_CHANNEL, ts, "analysis:")
                 if replies and "fallback" in blocks_text(replies[0]).lower():
                     break
                 await asyncio.sleep(0.02)
@@ -151,7 +153,7 @@ async def test_no_api_key_uses_runbook_fallback(
     try:
         ts = await bot.post_alert(alert_message())
         await bot.drain()
-        text = blocks_text(bot.thread(ALERT_CHANNEL, ts)[0])
+        text = blocks_text(bot.answer(ALERT_CHANNEL, ts))
         assert "ANTHROPIC_API_KEY" in text
         assert "order-gateway" in text.lower()
     finally:
@@ -192,10 +194,10 @@ async def test_worker_killed_mid_job_completes_reply_exactly_once(
             rescuer.stop()
             await asyncio.wait_for(task, 5)
         replies = bot.thread(ALERT_CHANNEL, ts)
-        assert len(replies) == 1
-        assert replies[0]["ts"] == placeholder["ts"]
-        assert "Immediate actions" in blocks_text(replies[0])
-        assert len(bot.calls("chat.postMessage", lambda p: p.get("thread_ts") == ts)) == 1
+        assert len(replies) == 2  # the summary (posted before the crash, edited) + analysis
+        assert bot.summary(ALERT_CHANNEL, ts)["ts"] == placeholder["ts"]
+        assert "Immediate actions" in blocks_text(bot.answer(ALERT_CHANNEL, ts))
+        assert len(bot.calls("chat.postMessage", lambda p: p.get("thread_ts") == ts)) == 2
         triage = [r for r in await bot.runtime.audit.records() if r["kind"] == "triage"]
         assert len(triage) == 1
     finally:
@@ -211,18 +213,20 @@ async def test_crash_between_post_and_ledger_is_recovered_from_metadata(
     await bot.drain()
     job_id = f"msg:{ALERT_CHANNEL}:{ts}"
     ledger = bot.runtime.replier.ledger
-    await bot.runtime.redis.hdel(f"wizard:job:{job_id}", "reply_ts", "state")
-    await ledger.set(job_id, reply_state="posting")
+    slot = bot.answer(ALERT_CHANNEL, ts)["metadata"]["event_payload"]["slot"]
+    await bot.runtime.redis.hdel(f"wizard:job:{job_id}", f"{slot}_ts")
+    await ledger.set(job_id, **{f"{slot}_state": "posting"})
     found = await bot.runtime.replier.ensure(
         job_id,
-        "reply",
+        slot,
         channel=ALERT_CHANNEL,
         thread_ts=ts,
         blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "again"}}],
         text="again",
     )
-    replies = bot.thread(ALERT_CHANNEL, ts)
+    replies = bot.slot_messages(ALERT_CHANNEL, ts, "analysis:")
     assert len(replies) == 1 and found == replies[0]["ts"]
+    assert len(bot.thread(ALERT_CHANNEL, ts)) == 2
 
 
 async def test_deploy_then_alert_rollback_target_is_previous_version(
@@ -241,7 +245,7 @@ async def test_deploy_then_alert_rollback_target_is_previous_version(
     llm.rollback_target = "9.9.9-invented"  # the model invents a version...
     ts = await bot.post_alert(alert_message())
     await bot.drain()
-    text = blocks_text(bot.thread(ALERT_CHANNEL, ts)[0])
+    text = blocks_text(bot.answer(ALERT_CHANNEL, ts))
     assert "2026.11.27-1" in text  # ...and it is replaced by the one from history
     assert "9.9.9-invented" in text  # the note says what was replaced
     prompt = json.dumps(llm.requests[-1]["body"]["messages"])
@@ -252,7 +256,7 @@ async def test_no_deploy_history_means_unknown_target(bot: Bot, llm: FakeAnthrop
     llm.rollback_target = "1.2.3"
     ts = await bot.post_alert(alert_message("DiskFull", "oms-db"))
     await bot.drain()
-    text = blocks_text(bot.thread(ALERT_CHANNEL, ts)[0]).lower()
+    text = blocks_text(bot.answer(ALERT_CHANNEL, ts)).lower()
     assert "unknown" in text
     record = [r for r in await bot.runtime.audit.records() if r["kind"] == "triage"][-1]
     assert record["answer"]["rollback"]["target_version"] is None
@@ -273,7 +277,7 @@ async def test_followup_in_thread_uses_memory(bot: Bot, llm: FakeAnthropic) -> N
     assert await bot.event(question) == 200
     await bot.drain()
     replies = bot.thread(ALERT_CHANNEL, ts)
-    assert len(replies) == 3  # triage, the human's question, the follow-up answer
+    assert len(replies) == 4  # summary, triage, the human's question, the follow-up answer
     body = json.dumps(llm.requests[-1]["body"]["messages"])
     assert "Should we fail over to ogw-3?" in body
     assert "OrderGatewayLatencyHigh" in body  # the alert context
@@ -300,7 +304,7 @@ async def test_mention_in_thread_and_message_event_answered_once(bot: Bot) -> No
     await asyncio.gather(bot.event(human), bot.event(mention))
     await bot.drain()
     wizard_replies = [m for m in bot.thread(ALERT_CHANNEL, ts) if m.get("bot_id")]
-    assert len(wizard_replies) == 2  # triage + one follow-up answer
+    assert len(wizard_replies) == 3  # summary + triage + one follow-up answer
 
 
 async def test_wizard_subcommands(bot: Bot, llm: FakeAnthropic) -> None:
@@ -339,19 +343,29 @@ async def test_question_where_bot_is_not_member_uses_response_url(bot: Bot) -> N
 
 
 async def test_every_reply_has_an_audit_record(bot: Bot) -> None:
-    for name in ("OrderGatewayLatencyHigh", "FixSessionDown", "ClockDriftHigh"):
-        await bot.post_alert(alert_message(name))
+    for name, service in (
+        ("OrderGatewayLatencyHigh", "order-gateway"),
+        ("FixSessionDown", "fix-engine"),
+        ("ClockDriftHigh", "ptp"),
+    ):
+        await bot.post_alert(alert_message(name, service))
     await bot.drain()
     await bot.command("latency spikes at market open, what do we check?")
     await bot.drain()
-    replies = [
+
+    def slot(message: dict) -> str:
+        return str(((message.get("metadata") or {}).get("event_payload") or {}).get("slot"))
+
+    bot_messages = [
         m
         for ch in (ALERT_CHANNEL, ASK_CHANNEL)
         for m in bot.sandbox.messages(ch, include_replies=True)
         if m.get("bot_id") == bot.sandbox.bot_id
     ]
+    answers = [m for m in bot_messages if not slot(m).startswith("summary:")]
     answered = [r for r in await bot.runtime.audit.records() if r["kind"] in ("triage", "question")]
-    assert len(replies) == len(answered) == 4
+    assert len(answers) == len(answered) == 4
+    assert len(bot_messages) == 4 + 3  # and one incident summary card per alert
 
 
 async def test_hostile_and_malformed_requests_never_5xx(bot: Bot) -> None:
@@ -494,14 +508,16 @@ async def test_socket_mode_reconnects_by_itself(
         async with asyncio.timeout(20):
             while sandbox.connections_opened < 2:
                 await asyncio.sleep(0.05)
-        second = sandbox.inject_message(ALERT_CHANNEL, alert_message("FixSessionDown"))
+        second = sandbox.inject_message(
+            ALERT_CHANNEL, alert_message("FixSessionDown", "fix-engine")
+        )
         envelope = await sandbox.send_envelope(
             {"type": "event_callback", "event_id": "EvSock2", "team_id": "T0WIZ", "event": second}
         )
         await sandbox.wait_for_ack(envelope, timeout=5)
         await bot.drain()
-        assert len(bot.thread(ALERT_CHANNEL, first["ts"])) == 1
-        assert len(bot.thread(ALERT_CHANNEL, second["ts"])) == 1
+        assert len(bot.thread(ALERT_CHANNEL, first["ts"])) == 2  # summary + analysis
+        assert len(bot.thread(ALERT_CHANNEL, second["ts"])) == 2
         assert len(bot.calls("apps.connections.open")) >= 2
     finally:
         await stop_bot(bot)

@@ -70,7 +70,7 @@ async def test_model_and_audit_see_tokens_slack_sees_values(
             for value in IDS:
                 assert value not in sent
             assert len(set(PSEUDONYM.findall(sent))) >= 3
-            reply = blocks_text(bot.thread(ALERT_CHANNEL, ts)[0])
+            reply = blocks_text(bot.answer(ALERT_CHANNEL, ts))
             for value in IDS:
                 assert value in reply
             assert not PSEUDONYM.search(reply)

@@ -85,7 +85,9 @@ async def test_planted_secrets_never_leak(
         await bot.drain()
         llm_fail_before = len(llm.requests)
         llm.fail(500)
-        await bot.post_alert(_alert_with_secrets() | {"text": "again"})  # fallback path too
+        # another service's alert (a new incident, so a new model call): the fallback path too
+        again = json.loads(json.dumps(_alert_with_secrets()).replace("order-gateway", "fix-gw"))
+        await bot.post_alert(again | {"text": "again"})
         await bot.drain()
         assert len(llm.requests) > llm_fail_before
         records = await bot.runtime.audit.records()

@@ -73,7 +73,8 @@ async def test_serve_process_answers_and_stops_cleanly(
                 async with session.post(f"http://127.0.0.1:{port}/hooks/deploy", json={}) as r:
                     assert r.status == 503  # hooks refuse to work without WIZARD_HOOK_TOKEN
             await sandbox.wait_for(
-                lambda: len(sandbox.replies("C0ALERTS", message["ts"])) == 2
+                lambda: len(sandbox.replies("C0ALERTS", message["ts"]))
+                == 3  # root, summary, answer
                 and "Immediate actions" in json.dumps(sandbox.replies("C0ALERTS", message["ts"])),
                 timeout=20,
             )

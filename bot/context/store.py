@@ -43,6 +43,7 @@ class ThreadInfo(BaseModel):
     fingerprint: str | None = None
     alert: Alert | None = None
     job_id: str | None = None
+    incident_id: str | None = None
 
 
 def _score(at: datetime) -> float:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from bot.models import Alert
 
-JobKind = Literal["alert", "webhook", "followup", "question"]
+JobKind = Literal["alert", "webhook", "followup", "question", "action"]
 
 
 class Job(BaseModel):
@@ -30,5 +30,8 @@ class Job(BaseModel):
     message: dict[str, Any] | None = None
     alerts: list[Alert] = Field(default_factory=list)
     response_url: str | None = None
+    action: str | None = None
+    """For `action` jobs: the button's action id (`wizard_ack` …)."""
+    incident_id: str | None = None
     event_id: str | None = None
     received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -1,62 +1,58 @@
-"""What a worker does with one job: parse → remember → ask the wizard → reply in thread → audit.
+"""What a worker does with one job: dispatch by kind, then reply in thread and audit.
 
-Each step is idempotent for a given job id: alert records are upserts, replies go through the
-`Replier` (which finds its earlier message), and the audit record is written once, after the
-final reply, keyed by the job id. A placeholder is posted first so people see the bot is on it
-within a second; the answer replaces it in place.
+Alerts (channel posts and Alertmanager webhooks) and button clicks go to the incident flow
+(`bot/pipeline/incident_flow.py`); follow-ups and questions are answered here. Each step is
+idempotent for a given job id: replies go through the `Replier` (which finds its earlier
+message), and audit records are written once per job and kind (`bot/pipeline/recording.py`).
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 from slack_sdk.errors import SlackApiError
 
 from bot.alerts.registry import parse_message
-from bot.audit.log import AuditLog, money
 from bot.context.store import ContextStore, ThreadInfo, Turn
-from bot.models import Alert, PastAnswer, TriageResult
+from bot.incidents.store import IncidentStore
+from bot.pipeline.incident_flow import IncidentFlow
 from bot.pipeline.jobs import Job
-from bot.render.blocks import render_placeholder, render_resolved, render_triage
+from bot.pipeline.recording import Recorder, wizard_turn
+from bot.render.blocks import render_placeholder, render_triage
 from bot.slack.replies import Replier
 from bot.triage.wizard import Wizard
 
 log = structlog.get_logger(__name__)
 
-_SEVERITY_RANK = {"critical": 0, "high": 1, "warning": 2, "info": 3, "unknown": 4}
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "alert": ("channel", "ts", "message"),
     "webhook": (),
     "followup": ("channel", "thread_ts", "text"),
     "question": ("channel", "text"),
+    "action": ("action", "incident_id", "user"),
 }
 _NO_CHANNEL = {"not_in_channel", "channel_not_found", "is_archived"}
 
 
-def primary_alert(alerts: list[Alert]) -> Alert:
-    """The alert a group's reply is about: the most severe firing one, else the first."""
-    firing = [a for a in alerts if a.status == "firing"] or alerts
-    return sorted(firing, key=lambda a: _SEVERITY_RANK.get(a.severity, 9))[0]
-
-
 class Processor:
-    """The job handler the workers call."""
+    """The job handler the workers call: dispatches by kind; alerts go to the incident flow."""
 
     def __init__(
         self,
         *,
         store: ContextStore,
+        incidents: IncidentStore,
+        flow: IncidentFlow,
         wizard: Wizard,
         replier: Replier,
-        audit: AuditLog,
+        recorder: Recorder,
         webhook_channel: str | None = None,
     ) -> None:
         self.store = store
+        self.incidents = incidents
+        self.flow = flow
         self.wizard = wizard
         self.replier = replier
-        self.audit = audit
+        self.recorder = recorder
         self.webhook_channel = webhook_channel
 
     async def __call__(self, job: Job) -> None:
@@ -76,6 +72,8 @@ class Processor:
                 await self._followup(job)
             elif job.kind == "question":
                 await self._question(job)
+            elif job.kind == "action":
+                await self.flow.action(job)
         finally:
             structlog.contextvars.unbind_contextvars("job_id", "event_id")
 
@@ -85,97 +83,33 @@ class Processor:
         if not alerts:
             log.warning("alert_job_without_alerts", channel=job.channel, ts=job.ts)
             return
-        await self._triage_in_thread(job, job.channel, job.ts, alerts)
+        assert job.channel and job.ts
+        await self.flow.alerts(job, alerts, channel=job.channel, thread_ts=job.ts)
 
     async def _webhook(self, job: Job) -> None:
-        """Alertmanager webhook: always remembered; posted and triaged if a channel is set
-        (then `_triage_in_thread` records the alerts, with their thread, exactly once)."""
-        posting = bool(self.webhook_channel and job.alerts)
-        if not posting:
-            for alert in job.alerts:
-                await self.store.record_alert(alert)
-        await self._audit_once(
+        """Alertmanager webhook: always remembered and audited; counted into incidents and
+        posted when `WIZARD_WEBHOOK_CHANNEL` is set (the incident flow records the alerts)."""
+        await self.recorder.once(
             "alerts_received",
             job,
             source="alertmanager-webhook",
             fingerprints=[a.fingerprint for a in job.alerts],
             statuses=[a.status for a in job.alerts],
         )
-        if not posting or self.webhook_channel is None:
+        if not self.webhook_channel or not job.alerts:
+            for alert in job.alerts:
+                await self.store.record_alert(alert)
             return
-        primary = primary_alert(job.alerts)
-        blocks, text = render_placeholder(primary, note="alert received from Alertmanager")
-        root = await self.replier.ensure(
-            job.id, "root", channel=self.webhook_channel, thread_ts=None, blocks=blocks, text=text
-        )
-        await self._triage_in_thread(job, self.webhook_channel, root, job.alerts)
-
-    async def _triage_in_thread(
-        self,
-        job: Job,
-        channel: str,
-        thread_ts: str,
-        alerts: list[Alert],
-    ) -> None:
-        for alert in alerts:
-            await self.store.record_alert(alert, channel=channel, thread_ts=thread_ts)
-        primary = primary_alert(alerts)
-        if primary.status == "resolved":
-            await self._resolved(job, channel, thread_ts, primary)
-            return
-        blocks, text = render_placeholder(primary)
-        await self.replier.ensure(
-            job.id, "reply", channel=channel, thread_ts=thread_ts, blocks=blocks, text=text
-        )
-        context = await self.store.build_context(primary, group=alerts)
-        result = await self.wizard.triage(context)
-        blocks, text = render_triage(result, alert=primary)
-        await self.replier.ensure(
-            job.id, "reply", channel=channel, thread_ts=thread_ts, blocks=blocks, text=text
-        )
-        await self.store.set_thread(
-            ThreadInfo(
-                channel=channel,
-                thread_ts=thread_ts,
-                kind="alert",
-                fingerprint=primary.fingerprint,
-                alert=primary,
-                job_id=job.id,
-            )
-        )
-        await self.store.record_answer(
-            primary.fingerprint,
-            PastAnswer(
-                at=datetime.now(UTC),
-                summary=result.answer.summary[:500],
-                fallback=result.fallback,
-                thread=f"{channel}:{thread_ts}",
-            ),
-        )
-        await self.store.add_turn(channel, thread_ts, _wizard_turn(result))
-        await self._audit_answer(
-            "triage", job, result, channel, thread_ts, primary.fingerprint, actor=primary.source
-        )
-
-    async def _resolved(self, job: Job, channel: str, thread_ts: str, alert: Alert) -> None:
-        record = await self.store.get_alert(alert.fingerprint)
-        end = alert.ends_at or datetime.now(UTC)
-        duration = (end - record.first_seen).total_seconds() if record else None
-        blocks, text = render_resolved(alert, duration)
-        await self.replier.ensure(
-            job.id, "reply", channel=channel, thread_ts=thread_ts, blocks=blocks, text=text
-        )
-        await self._audit_once(
-            "resolved_noted",
-            job,
-            thread=f"{channel}:{thread_ts}",
-            fingerprint=alert.fingerprint,
-            duration_s=duration,
-        )
+        await self.flow.alerts(job, job.alerts, channel=self.webhook_channel, thread_ts=None)
 
     # --- conversation -----------------------------------------------------------------------
     async def _followup(self, job: Job) -> None:
+        assert job.channel and job.thread_ts and job.text
         info = await self.store.get_thread(job.channel, job.thread_ts)
+        incident = await self.incidents.get(info.incident_id) if info and info.incident_id else None
+        if incident is not None:
+            # A reply after the incident ended is "what fixed it": remembered for next time.
+            await self.flow.fix_note(job, incident, job.text)
         turns = await self.store.turns(job.channel, job.thread_ts)
         context = await self.store.build_context(info.alert) if info and info.alert else None
         blocks, text = render_placeholder(None, note="thinking about your question")
@@ -192,8 +126,8 @@ class Processor:
         await self.store.add_turn(
             job.channel, job.thread_ts, Turn(role="user", text=job.text, user=job.user)
         )
-        await self.store.add_turn(job.channel, job.thread_ts, _wizard_turn(result))
-        await self._audit_answer(
+        await self.store.add_turn(job.channel, job.thread_ts, wizard_turn(result))
+        await self.recorder.answer(
             "followup",
             job,
             result,
@@ -202,6 +136,7 @@ class Processor:
             info.fingerprint if info else None,
             actor=job.user,
             question=job.text,
+            incident_id=incident.id if incident else None,
         )
 
     async def _question(self, job: Job) -> None:
@@ -234,58 +169,7 @@ class Processor:
             await self.store.add_turn(
                 job.channel, anchor, Turn(role="user", text=job.text, user=job.user)
             )
-            await self.store.add_turn(job.channel, anchor, _wizard_turn(result))
-        await self._audit_answer(
+            await self.store.add_turn(job.channel, anchor, wizard_turn(result))
+        await self.recorder.answer(
             "question", job, result, job.channel, anchor, None, actor=job.user, question=job.text
         )
-
-    # --- audit ------------------------------------------------------------------------------
-    async def _audit_once(self, kind: str, job: Job, **fields: Any) -> dict[str, Any] | None:
-        """One audit record per job and kind, even when a reclaimed job runs again."""
-        ledger = self.replier.ledger
-        if (await ledger.get(job.id)).get(f"audited_{kind}"):
-            return None
-        record = await self.audit.append(kind, job_id=job.id, **fields)
-        await ledger.set(job.id, **{f"audited_{kind}": record["id"]})
-        return record
-
-    async def _audit_answer(
-        self,
-        kind: str,
-        job: Job,
-        result: TriageResult,
-        channel: str,
-        thread_ts: str | None,
-        fingerprint: str | None,
-        *,
-        actor: str | None,
-        question: str | None = None,
-    ) -> dict[str, Any] | None:
-        return await self._audit_once(
-            kind,
-            job,
-            event_id=job.event_id,
-            thread=f"{channel}:{thread_ts}" if thread_ts else channel,
-            fingerprint=fingerprint,
-            actor=actor,
-            question=question,
-            model=result.model,
-            prompt_hash=result.prompt_hash,
-            fallback=result.fallback,
-            fallback_reason=result.fallback_reason,
-            runbook=result.runbook.id if result.runbook else None,
-            answer=result.answer.model_dump(mode="json"),
-            notes=result.notes,
-            usage=result.usage.model_dump(mode="json", exclude={"cost_usd"}),
-            cost_usd=money(result.usage.cost_usd),
-            latency_ms=result.latency_ms,
-            received_at=job.received_at.isoformat(),
-        )
-
-
-def _wizard_turn(result: TriageResult) -> Turn:
-    answer = result.answer
-    text = answer.summary + "\nImmediate actions: " + "; ".join(answer.immediate_actions[:6])
-    if answer.clarifying_questions:
-        text += "\nQuestions asked: " + "; ".join(answer.clarifying_questions[:4])
-    return Turn(role="wizard", text=text[:2000])

@@ -164,7 +164,8 @@ def header(text: str) -> Block:
     Slack does not parse markup in plain_text, but the header carries alert names verbatim, so
     `<`/`>` become look-alike angle quotes anyway: no client can ever read them as a mention.
     """
-    plain = " ".join(clean_text(text).split()) or "Infrastructure Wizard"
+    plain = " ".join(_PLAIN_MASS_MENTION.sub("＠", clean_text(text)).split())
+    plain = plain or "Infrastructure Wizard"
     plain = plain.replace("<", "‹").replace(">", "›")
     return {
         "type": "header",

@@ -25,6 +25,7 @@ from bot.context.store import ContextStore
 from bot.pipeline.intake import Intake
 from bot.pipeline.jobs import Job
 from bot.render.blocks import render_error, render_help, render_runbook, render_status
+from bot.render.incident import ACTION_RUNBOOK, ACTIONS
 from bot.slack.access import AccessPolicy, TeamGate, channel_denial_text, record_denial
 from bot.text import clean_text
 from bot.triage.runbooks import RunbookCatalog
@@ -72,6 +73,8 @@ class SlackListeners:
         app.event("message")(self.on_message)
         app.event("app_mention")(self.on_mention)
         app.command("/wizard")(self.on_command)
+        for action_id in ACTIONS:
+            app.action(action_id)(self.on_incident_action)
         # Everything else Slack sends is acked and ignored, so Slack never retries it.
         app.event(re.compile(".*"))(self.ignore)
         app.action(re.compile(".*"))(self.ack_only)
@@ -184,6 +187,58 @@ class SlackListeners:
                 )
         except (SlackApiError, TimeoutError, OSError) as exc:
             log.warning("mention_denial_not_posted", channel=channel, error=repr(exc)[:200])
+
+    # --- buttons on the incident summary ----------------------------------------------------
+    async def on_incident_action(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        """Queue the click as a durable job (applied, noted and audited by a worker), then ack.
+
+        State-changing buttons (all but "Show runbook") follow `WIZARD_PRIVILEGED_USERS` /
+        `_GROUPS` when either is set; otherwise anyone in the channel may use them.
+        """
+        user = (body.get("user") or {}).get("id")
+        action_id = action.get("action_id")
+        incident_id = action.get("value")
+        channel = (body.get("channel") or {}).get("id")
+        if not isinstance(user, str) or not isinstance(incident_id, str) or not incident_id:
+            log.warning("action_malformed", action_id=action_id)
+            await ack()
+            return
+        restricted = bool(self.policy.privileged_users or self.policy.privileged_groups)
+        if (
+            action_id != ACTION_RUNBOOK
+            and restricted
+            and not await self.policy.may_change_state(user)
+        ):
+            await record_denial(
+                self.audit,
+                "not_privileged",
+                what=f"button {action_id}",
+                user=user,
+                channel=channel,
+                text=incident_id[:100],
+            )
+            await ack()
+            await respond(
+                text="🧙 Only the on-call responders listed for this bot can change incidents.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            return
+        await self.intake.submit_slack(
+            Job(
+                id=f"act:{incident_id}:{action_id}:{action.get('action_ts') or uuid.uuid4().hex}",
+                kind="action",
+                channel=channel if isinstance(channel, str) else None,
+                user=user,
+                action=action_id,
+                incident_id=incident_id[:100],
+                response_url=body.get("response_url"),
+                event_id=action.get("action_ts"),
+            )
+        )
+        await ack()
 
     # --- /wizard ----------------------------------------------------------------------------
     async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:

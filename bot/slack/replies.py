@@ -128,9 +128,22 @@ class Replier:
                 return str(message["ts"])
         return None
 
-    async def respond(self, response_url: str, blocks: list[dict[str, Any]], text: str) -> None:
-        """Answer through a slash command's response_url (works where the bot is no member)."""
+    async def respond(
+        self,
+        response_url: str,
+        blocks: list[dict[str, Any]],
+        text: str,
+        *,
+        ephemeral: bool = False,
+    ) -> None:
+        """Answer through a command's or button's response_url: visible to the channel (works
+        where the bot is no member), or only to the person who asked (`ephemeral`)."""
         blocks, text = await self._outward(blocks, text)
         webhook = AsyncWebhookClient(response_url)
-        await webhook.send(text=text, blocks=blocks, response_type="in_channel")
+        await webhook.send(
+            text=text,
+            blocks=blocks,
+            response_type="ephemeral" if ephemeral else "in_channel",
+            replace_original=False,
+        )
         metrics.REPLIES.labels("response_url").inc()

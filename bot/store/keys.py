@@ -25,6 +25,18 @@ README "Redis key schema"):
 | `wizard:pseudonym:key` | string | HMAC key that makes pseudonyms stable | — |
 | `wizard:freeze:manual` | string JSON `FreezeWindow` | the manual change freeze (`/wizard freeze on`) | until its end, else until `off` |
 | `wizard:freeze:history` | list JSON `FreezeChange` | who turned manual freezes on/off, newest first | last 100 |
+| `wizard:incident:seq` | counter | incident numbers (`INC-42`) | — |
+| `wizard:incident:{id}` | string (JSON `Incident`) | one incident: alerts, counts, state, actions | 90 d |
+| `wizard:incident:group:{digest}` | string | the current incident of a group key | 30 d |
+| `wizard:incident:lock:{digest}` | string | per-group lock (redis-py `Lock`) | 10 s |
+| `wizard:incident:thread:{channel}:{ts}` | string | incident of a thread | 30 d |
+| `wizard:incident:{id}:jobs` | hash job id → change | jobs already counted (reclaim-safe) | 7 d |
+| `wizard:incident:{id}:outcome` | string (JSON `Outcome`) | how the incident ended | 365 d |
+| `wizard:outcomes:service:{service}` / `wizard:outcomes:fp:{fp}` | list of incident ids | incident memory | last 20, 365 d |
+| `wizard:incidents:open` | zset id → opened | open incidents | — |
+| `wizard:incidents:dirty` | zset id → due time | summaries waiting for an update | — |
+| `wizard:incidents:rendered` | hash id → time | last summary update (throttle) | — |
+| `wizard:llm:incident:{id}` / `wizard:llm:hour:{YYYYmmddHH}` | counter | LLM budget used | 7 d / 2 h |
 """
 
 from __future__ import annotations
@@ -90,3 +102,50 @@ def freeze_manual() -> str:
 
 def freeze_history() -> str:
     return f"{PREFIX}:freeze:history"
+
+
+# --- incidents (bot/incidents/store.py) ---------------------------------------------------------
+INCIDENT_SEQ = f"{PREFIX}:incident:seq"
+INCIDENTS_OPEN = f"{PREFIX}:incidents:open"
+INCIDENTS_DIRTY = f"{PREFIX}:incidents:dirty"
+INCIDENTS_RENDERED = f"{PREFIX}:incidents:rendered"
+
+
+def incident(incident_id: str) -> str:
+    return f"{PREFIX}:incident:{incident_id}"
+
+
+def incident_group(group_digest: str) -> str:
+    return f"{PREFIX}:incident:group:{group_digest}"
+
+
+def incident_lock(group_digest: str) -> str:
+    return f"{PREFIX}:incident:lock:{group_digest}"
+
+
+def incident_thread(channel: str, thread_ts: str) -> str:
+    return f"{PREFIX}:incident:thread:{channel}:{thread_ts}"
+
+
+def incident_jobs(incident_id: str) -> str:
+    return f"{PREFIX}:incident:{incident_id}:jobs"
+
+
+def incident_outcome(incident_id: str) -> str:
+    return f"{PREFIX}:incident:{incident_id}:outcome"
+
+
+def outcomes_by_service(service: str) -> str:
+    return f"{PREFIX}:outcomes:service:{service}"
+
+
+def outcomes_by_fingerprint(fingerprint: str) -> str:
+    return f"{PREFIX}:outcomes:fp:{fingerprint}"
+
+
+def llm_budget_incident(incident_id: str) -> str:
+    return f"{PREFIX}:llm:incident:{incident_id}"
+
+
+def llm_budget_hour(bucket: str) -> str:
+    return f"{PREFIX}:llm:hour:{bucket}"

@@ -92,7 +92,9 @@ class Wizard:
         ref = self.catalog.ref(runbook, self.runbook_base_url).model_copy(update={"score": score})
         return runbook, context.model_copy(update={"runbook": ref})
 
-    async def triage(self, context: Context) -> TriageResult:
+    async def triage(self, context: Context, *, skip_model: str | None = None) -> TriageResult:
+        """Triage one alert (with its group). `skip_model` is why the model must not be asked
+        (the incident's LLM budget is spent): the runbook answer is given with that reason."""
         runbook, context = self._with_runbook(context)
         alerts = [a.model_dump(mode="json") for a in [context.alert, *context.group]]
         user = "\n\n".join(
@@ -108,6 +110,7 @@ class Wizard:
             user,
             fallback=lambda reason: answer_from_runbook(runbook, context, reason),
             context=context,
+            skip_model=skip_model,
         )
         return result.model_copy(update={"runbook": context.runbook})
 
@@ -194,6 +197,12 @@ class Wizard:
                 "deploy_history: none recorded for the alert's service in the window; "
                 "the rollback target version is UNKNOWN"
             )
+        if context.incident_facts:
+            lines.append(f"incident: {context.incident_facts}")
+        lines += context.operator_facts
+        if context.guidance:
+            lines.append("guidance (from the firm's calendars and catalog; follow it):")
+            lines += [f"- {g}" for g in context.guidance]
         lines.append("</trusted_facts>")
         # Alert names, services and past model answers are attacker-reachable (a past answer may
         # echo an injected alert): they go to the model as data, never inside the trusted facts.
@@ -210,6 +219,19 @@ class Wizard:
             history += [
                 f"- {p.at.date().isoformat()}: {p.summary} (fallback={p.fallback})"
                 for p in context.past_answers
+            ]
+        if context.past_incidents:
+            history.append("past_incidents of this service/alert (newest first):")
+            history += [
+                f"- {o.resolved_at.date().isoformat()} {o.incident_id} lasted "
+                f"{int(o.duration_s // 60)}m, resolved by {o.resolved_by}; "
+                + (f"fixed by: {o.fix_note[:300]}" if o.fix_note else "no fix recorded")
+                + (
+                    f"; advised then: {'; '.join(a[:120] for a in o.advised[:2])}"
+                    if o.advised
+                    else ""
+                )
+                for o in context.past_incidents
             ]
         if history:
             lines += ["", wrap_untrusted("history", "\n".join(history))]
@@ -255,7 +277,9 @@ class Wizard:
         answer = answer.model_copy(update={"rollback": rollback})
         return TriageAnswer.model_validate(redact_obj(answer.model_dump())), notes
 
-    async def _ask(self, user: str, *, fallback, context: Context | None) -> TriageResult:
+    async def _ask(
+        self, user: str, *, fallback, context: Context | None, skip_model: str | None = None
+    ) -> TriageResult:
         if self.pseudonyms is not None:
             user = await self.pseudonyms.protect(user)  # trading ids → reversible tokens
         user = redact_thorough(user)
@@ -278,6 +302,8 @@ class Wizard:
 
         if self.client is None:
             return fell_back("no ANTHROPIC_API_KEY configured", "no_api_key")
+        if skip_model:
+            return fell_back(skip_model, "budget")
         try:
             async with asyncio.timeout(self.deadline_s):
                 response = await self.client.messages.parse(

@@ -159,7 +159,7 @@ async def test_allowed_team_is_served(team_bot: Bot) -> None:
     assert ack["response_type"] == "in_channel"
     await bot.drain()
     assert await queued(bot) == 2  # the probe the refusal tests rely on does count jobs
-    assert len(bot.thread(ALERT_CHANNEL, ts)) == 1
+    assert len(bot.thread(ALERT_CHANNEL, ts)) == 2  # incident summary + analysis
     assert [m for m in bot.sandbox.messages(ASK_CHANNEL) if m.get("bot_id")]
     assert await denials(bot) == []
 
@@ -226,7 +226,7 @@ async def test_allowed_channel_and_alert_threads_still_work(channel_bot: Bot) ->
     ]
     assert len(answers) == 2
     wizard_replies = [m for m in bot.thread(ALERT_CHANNEL, ts) if m.get("bot_id")]
-    assert len(wizard_replies) == 2  # the triage and the follow-up answer
+    assert len(wizard_replies) == 3  # the summary, the triage and the follow-up answer
     assert await denials(bot) == []
     assert not bot.calls("chat.postEphemeral")
 

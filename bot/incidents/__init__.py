@@ -1,0 +1,1 @@
+"""Incidents: alerts grouped into one thread, one summary, one analysis budget."""

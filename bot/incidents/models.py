@@ -1,0 +1,136 @@
+"""What an incident is: the alerts of one group, the thread they live in, and their lifecycle.
+
+Alert storms are the norm in trading infrastructure (one switch flap fires a hundred alerts), so
+the unit people work on is the incident, not the alert: one thread, one summary message updated in
+place, one analysis (re-run only on a material change), and every alert still counted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from bot.models import Alert, AlertStatus, IncidentOutcome, Severity
+
+Outcome = IncidentOutcome  # defined with the other shared models: `Context` carries them
+
+IncidentState = Literal["open", "acknowledged", "resolved"]
+Change = Literal["opened", "added", "repeat", "status", "resolved_all", "reopened", "counted"]
+
+SEVERITY_RANK: dict[str, int] = {"critical": 0, "high": 1, "warning": 2, "info": 3, "unknown": 4}
+
+_INSTANCE_LABELS = ("instance", "host", "hostname", "pod", "node", "container", "device")
+
+
+def instance_of(alert: Alert) -> str | None:
+    """The affected instance as the source names it (host, pod, node …), if it does."""
+    for label in _INSTANCE_LABELS:
+        value = alert.labels.get(label)
+        if value:
+            return value[:200]
+    return None
+
+
+def worse(a: str, b: str) -> str:
+    """The more severe of two severities."""
+    return a if SEVERITY_RANK.get(a, 9) <= SEVERITY_RANK.get(b, 9) else b
+
+
+class IncidentAlert(BaseModel):
+    """One fingerprint inside an incident: its latest state and how often it was seen."""
+
+    fingerprint: str
+    name: str
+    status: AlertStatus
+    severity: Severity
+    service: str | None = None
+    instance: str | None = None
+    first_seen: datetime
+    last_seen: datetime
+    count: int = 1
+
+
+class Action(BaseModel):
+    """A human decision taken on the incident (button or command), kept for the audit story."""
+
+    action: str
+    user: str
+    at: datetime
+    detail: str | None = None
+
+
+class Incident(BaseModel):
+    """An incident as stored in Redis (one JSON document, updated under a per-group lock)."""
+
+    id: str
+    group_key: str
+    title: str
+    channel: str
+    thread_ts: str
+    summary_ts: str | None = None
+    opened_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    state: IncidentState = "open"
+    severity: Severity = "unknown"
+    services: list[str] = Field(default_factory=list)
+    alerts: dict[str, IncidentAlert] = Field(default_factory=dict)
+    events: int = 0
+    """Alert notifications counted into this incident (repeats included)."""
+    truncated: int = 0
+    """The largest `truncatedAlerts` Alertmanager reported: alerts it did not even send."""
+    analyses: int = 0
+    analysed_severity: Severity | None = None
+    analysed_services: list[str] = Field(default_factory=list)
+    analysis_ts: str | None = None
+    analysis_fallback: bool | None = None
+    analysis_summary: str | None = None
+    advised: list[str] = Field(default_factory=list)
+    primary_fingerprint: str | None = None
+    actions: list[Action] = Field(default_factory=list)
+    silences: list[str] = Field(default_factory=list)
+    fix_note: str | None = None
+
+    @property
+    def firing(self) -> list[IncidentAlert]:
+        return [a for a in self.alerts.values() if a.status == "firing"]
+
+    @property
+    def resolved(self) -> list[IncidentAlert]:
+        return [a for a in self.alerts.values() if a.status == "resolved"]
+
+    @property
+    def instances(self) -> list[str]:
+        return sorted({a.instance for a in self.alerts.values() if a.instance})
+
+    @property
+    def last_seen(self) -> datetime:
+        return max((a.last_seen for a in self.alerts.values()), default=self.opened_at)
+
+    def material_change(self) -> bool:
+        """A fresh analysis is worth its cost only when the incident grew: a service the last
+        analysis did not know about, or a worse severity. Repeats and resolutions are not."""
+        if not self.firing or self.analysed_severity is None:
+            return False
+        worse_now = SEVERITY_RANK.get(self.severity, 9) < SEVERITY_RANK.get(
+            self.analysed_severity, 9
+        )
+        return worse_now or bool(set(self.services) - set(self.analysed_services))
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.resolved_at is None:
+            return None
+        return (self.resolved_at - self.opened_at).total_seconds()
+
+
+class Attachment(BaseModel):
+    """What attaching one job's alerts did to an incident."""
+
+    incident: Incident
+    change: Change
+    material: bool = False
+    """True when the incident changed enough to deserve a fresh analysis."""
+    counted: int = 0

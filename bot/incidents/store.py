@@ -1,0 +1,345 @@
+"""Incidents in Redis: grouping alerts, counting every one, and the LLM budget.
+
+Many workers (and replicas) handle alerts of one storm at the same time, so every change to an
+incident happens under a per-group redis-py `Lock`: exactly one job opens the incident (and so
+posts its summary and asks for its analysis), every other job only counts its alerts. A job that is
+reclaimed after a crash finds its earlier attachment in the incident's job hash and is not counted
+twice. Summary updates are coalesced through a "dirty" set that the flusher drains at a rate Slack
+tolerates, so a storm of a thousand alerts costs tens of `chat.update` calls, not a thousand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import redis.asyncio as redis
+import structlog
+
+from bot.incidents.models import (
+    Attachment,
+    Change,
+    Incident,
+    IncidentAlert,
+    Outcome,
+    instance_of,
+    worse,
+)
+from bot.models import Alert
+from bot.store import keys
+
+log = structlog.get_logger(__name__)
+
+GroupBy = Literal["service", "alertname", "fingerprint"]
+
+INCIDENT_TTL_S = 90 * 24 * 3600
+GROUP_TTL_S = 30 * 24 * 3600
+JOBS_TTL_S = 7 * 24 * 3600
+OUTCOME_TTL_S = 365 * 24 * 3600
+MAX_OUTCOMES = 20
+LOCK_TIMEOUT_S = 10.0
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def group_key_of(alert: Alert, group_by: GroupBy = "service") -> str:
+    """Alertmanager's own group key when the alert has one (it already grouped them); else the
+    configured grouping: the service (default), the alert name, or nothing (per fingerprint)."""
+    if alert.group_key:
+        return f"am:{alert.group_key}"
+    env = alert.environment or ""
+    if group_by == "service" and alert.service:
+        return f"svc:{alert.service.lower()}|{env}"
+    if group_by in ("service", "alertname"):
+        return f"name:{alert.name.lower()}|{env}"
+    return f"fp:{alert.fingerprint}"
+
+
+class IncidentStore:
+    """Reads and changes incidents; every change goes through `_locked`."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        group_by: GroupBy = "service",
+        reopen_window: timedelta = timedelta(minutes=15),
+        summary_interval_s: float = 5.0,
+    ) -> None:
+        self.redis = client
+        self.group_by = group_by
+        self.reopen_window = reopen_window
+        self.summary_interval_s = summary_interval_s
+
+    def group_key(self, alert: Alert) -> str:
+        return group_key_of(alert, self.group_by)
+
+    # --- reading ----------------------------------------------------------------------------
+    async def get(self, incident_id: str) -> Incident | None:
+        raw = await self.redis.get(keys.incident(incident_id))
+        return Incident.model_validate_json(raw) if raw else None
+
+    async def by_thread(self, channel: str, thread_ts: str) -> Incident | None:
+        incident_id = await self.redis.get(keys.incident_thread(channel, thread_ts))
+        return await self.get(incident_id) if incident_id else None
+
+    async def open_incidents(self, limit: int = 50) -> list[Incident]:
+        ids = await self.redis.zrevrange(keys.INCIDENTS_OPEN, 0, limit - 1)
+        if not ids:
+            return []
+        raws = await self.redis.mget([keys.incident(i) for i in ids])
+        return [Incident.model_validate_json(r) for r in raws if r]
+
+    # --- writing ----------------------------------------------------------------------------
+    async def _save(self, incident: Incident) -> None:
+        digest = _digest(incident.group_key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(keys.incident(incident.id), incident.model_dump_json(), ex=INCIDENT_TTL_S)
+            pipe.set(keys.incident_group(digest), incident.id, ex=GROUP_TTL_S)
+            if incident.thread_ts:  # a webhook incident gets its thread once its root is posted
+                pipe.set(
+                    keys.incident_thread(incident.channel, incident.thread_ts),
+                    incident.id,
+                    ex=GROUP_TTL_S,
+                )
+            if incident.state == "resolved":
+                pipe.zrem(keys.INCIDENTS_OPEN, incident.id)
+            else:
+                pipe.zadd(keys.INCIDENTS_OPEN, {incident.id: incident.opened_at.timestamp()})
+            await pipe.execute()
+
+    def _lock(self, group_key: str) -> redis.lock.Lock:
+        return self.redis.lock(
+            keys.incident_lock(_digest(group_key)),
+            timeout=LOCK_TIMEOUT_S,
+            blocking_timeout=LOCK_TIMEOUT_S * 2,
+        )
+
+    async def attach(
+        self,
+        alerts: list[Alert],
+        *,
+        channel: str,
+        thread_ts: str,
+        job_id: str,
+        now: datetime | None = None,
+    ) -> Attachment:
+        """Count `alerts` (all of one group) into their incident, opening one if none is open.
+
+        `channel`/`thread_ts` become the incident's thread only when this call opens it.
+        """
+        if not alerts:
+            raise ValueError("attach needs at least one alert")
+        now = now or datetime.now(UTC)
+        group_key = self.group_key(alerts[0])
+        digest = _digest(group_key)
+        async with self._lock(group_key):
+            current_id = await self.redis.get(keys.incident_group(digest))
+            incident = await self.get(current_id) if current_id else None
+            if incident is not None:
+                earlier = await self.redis.hget(keys.incident_jobs(incident.id), job_id)
+                if earlier:  # a reclaimed job: already counted, replay what it did
+                    return Attachment(incident=incident, change=earlier, counted=0)
+            if incident is not None and incident.state == "resolved":
+                resolved_at = incident.resolved_at or incident.updated_at
+                if now - resolved_at > self.reopen_window:
+                    incident = None  # long over: a new incident, not a flap
+            change: Change
+            if incident is None:
+                number = await self.redis.incr(keys.INCIDENT_SEQ)
+                incident = Incident(
+                    id=f"INC-{number}",
+                    group_key=group_key,
+                    title=_title(alerts),
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    opened_at=now,
+                    updated_at=now,
+                )
+                change = "opened"
+            else:
+                change = "repeat"
+            change = _apply(incident, alerts, now, change)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(keys.incident_jobs(incident.id), job_id, change)
+                pipe.expire(keys.incident_jobs(incident.id), JOBS_TTL_S)
+                await pipe.execute()
+            await self._save(incident)
+        log.info(
+            "incident_attached",
+            incident_id=incident.id,
+            change=change,
+            alerts=len(alerts),
+            events=incident.events,
+        )
+        return Attachment(
+            incident=incident,
+            change=change,
+            material=change == "reopened" or (change != "opened" and incident.material_change()),
+            counted=len(alerts),
+        )
+
+    async def update(self, incident_id: str, change: Callable[[Incident], None]) -> Incident | None:
+        """Apply `change` to the stored incident under its group lock; None if it is gone."""
+        incident = await self.get(incident_id)
+        if incident is None:
+            return None
+        async with self._lock(incident.group_key):
+            incident = await self.get(incident_id)
+            if incident is None:
+                return None
+            change(incident)
+            incident.updated_at = datetime.now(UTC)
+            await self._save(incident)
+            return incident
+
+    # --- summary refresh (coalesced) --------------------------------------------------------
+    async def mark_dirty(self, incident_id: str, now: datetime | None = None) -> None:
+        """Ask for a summary update no sooner than `summary_interval_s` after the last one."""
+        now_s = (now or datetime.now(UTC)).timestamp()
+        last = await self.redis.hget(keys.INCIDENTS_RENDERED, incident_id)
+        due = max(now_s, float(last) + self.summary_interval_s) if last else now_s
+        await self.redis.zadd(keys.INCIDENTS_DIRTY, {incident_id: due}, nx=True)
+
+    async def claim_due(self, limit: int, now: datetime | None = None) -> list[str]:
+        """Take up to `limit` summaries that are due; ZREM makes the claim unique per replica."""
+        now_s = (now or datetime.now(UTC)).timestamp()
+        ids = await self.redis.zrangebyscore(keys.INCIDENTS_DIRTY, "-inf", now_s, 0, limit)
+        claimed = []
+        for incident_id in ids:
+            if await self.redis.zrem(keys.INCIDENTS_DIRTY, incident_id):
+                claimed.append(incident_id)
+        return claimed
+
+    async def rendered(self, incident_id: str, now: datetime | None = None) -> None:
+        when = (now or datetime.now(UTC)).timestamp()
+        await self.redis.hset(keys.INCIDENTS_RENDERED, incident_id, str(when))
+
+    async def pending_summaries(self) -> int:
+        return int(await self.redis.zcard(keys.INCIDENTS_DIRTY))
+
+    # --- LLM budget -------------------------------------------------------------------------
+    async def take_llm_budget(
+        self, incident_id: str, *, per_incident: int, per_hour: int, now: datetime | None = None
+    ) -> str | None:
+        """Reserve one model call; returns why not when a cap is reached (then: fallback)."""
+        bucket = (now or datetime.now(UTC)).strftime("%Y%m%d%H")
+        inc_key, hour_key = keys.llm_budget_incident(incident_id), keys.llm_budget_hour(bucket)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(inc_key)
+            pipe.expire(inc_key, JOBS_TTL_S)
+            pipe.incr(hour_key)
+            pipe.expire(hour_key, 7200)
+            used_incident, _, used_hour, _ = await pipe.execute()
+        reason = None
+        if used_incident > per_incident:
+            reason = f"LLM budget: {per_incident} analyses per incident already used"
+        elif used_hour > per_hour:
+            reason = f"LLM budget: {per_hour} model calls this hour already used"
+        if reason:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.decr(inc_key)
+                pipe.decr(hour_key)
+                await pipe.execute()
+            log.warning("llm_budget_exhausted", incident_id=incident_id, reason=reason)
+        return reason
+
+    # --- incident memory --------------------------------------------------------------------
+    async def record_outcome(self, outcome: Outcome) -> None:
+        """Remember how an incident ended, by service and fingerprint (idempotent per id)."""
+        key = keys.incident_outcome(outcome.incident_id)
+        existed = await self.redis.exists(key)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, outcome.model_dump_json(), ex=OUTCOME_TTL_S)
+            if not existed:
+                lists = [keys.outcomes_by_service(s) for s in outcome.services]
+                lists += [keys.outcomes_by_fingerprint(f) for f in outcome.fingerprints[:20]]
+                for list_key in lists:
+                    pipe.lpush(list_key, outcome.incident_id)
+                    pipe.ltrim(list_key, 0, MAX_OUTCOMES - 1)
+                    pipe.expire(list_key, OUTCOME_TTL_S)
+            await pipe.execute()
+
+    async def outcome(self, incident_id: str) -> Outcome | None:
+        raw = await self.redis.get(keys.incident_outcome(incident_id))
+        return Outcome.model_validate_json(raw) if raw else None
+
+    async def past_outcomes(
+        self,
+        *,
+        services: list[str],
+        fingerprints: list[str],
+        exclude: str | None = None,
+        limit: int = 3,
+    ) -> list[Outcome]:
+        """Earlier incidents of these services/fingerprints, newest first."""
+        ids: list[str] = []
+        for list_key in [keys.outcomes_by_fingerprint(f) for f in fingerprints[:10]] + [
+            keys.outcomes_by_service(s) for s in services[:5]
+        ]:
+            for incident_id in await self.redis.lrange(list_key, 0, MAX_OUTCOMES - 1):
+                if incident_id != exclude and incident_id not in ids:
+                    ids.append(incident_id)
+        if not ids:
+            return []
+        raws = await self.redis.mget([keys.incident_outcome(i) for i in ids])
+        outcomes = [Outcome.model_validate_json(r) for r in raws if r]
+        outcomes.sort(key=lambda o: o.resolved_at, reverse=True)
+        return outcomes[:limit]
+
+
+def _title(alerts: list[Alert]) -> str:
+    first = alerts[0]
+    where = first.service or first.labels.get("job") or ""
+    return (f"{first.name} on {where}" if where else first.name)[:150]
+
+
+def _apply(incident: Incident, alerts: list[Alert], now: datetime, change: Change) -> Change:
+    """Count the alerts into the incident and say what kind of change that was."""
+    status_changed = False
+    for alert in alerts:
+        known = incident.alerts.get(alert.fingerprint)
+        if known is None:
+            incident.alerts[alert.fingerprint] = IncidentAlert(
+                fingerprint=alert.fingerprint,
+                name=alert.name,
+                status=alert.status,
+                severity=alert.severity,
+                service=alert.service,
+                instance=instance_of(alert),
+                first_seen=alert.starts_at or now,
+                last_seen=now,
+            )
+            if change != "opened":
+                change = "added"
+        else:
+            status_changed |= known.status != alert.status
+            known.status = alert.status
+            known.severity = alert.severity
+            known.last_seen = now
+            known.count += 1
+        if alert.status == "firing":
+            incident.severity = worse(incident.severity, alert.severity)
+        if alert.service and alert.service not in incident.services:
+            incident.services.append(alert.service)
+        incident.truncated = max(incident.truncated, alert.truncated)
+        incident.events += 1
+    if incident.primary_fingerprint is None or incident.primary_fingerprint not in incident.alerts:
+        incident.primary_fingerprint = alerts[0].fingerprint
+    if change == "repeat" and status_changed:
+        change = "status"
+    incident.updated_at = now
+    if incident.state == "resolved" and incident.firing:
+        incident.state = "open"
+        incident.resolved_at = None
+        change = "reopened"
+    elif incident.state != "resolved" and not incident.firing:
+        incident.state = "resolved"
+        incident.resolved_at = now
+        if change != "opened":
+            change = "resolved_all"
+    return change

@@ -1,0 +1,561 @@
+"""What happens to alerts once parsed: incidents, their summary, analysis, resolution, buttons.
+
+One incident = one thread. The job that opens an incident posts its summary card (the first
+threaded message people see) and asks the wizard once; every later alert of the group only
+counts into the incident and marks the summary for a coalesced update. A fresh analysis costs a
+model call, so it happens only on a material change (a new service, a worse severity, a
+reopened incident) or a human's "Re-run", within the per-incident and per-hour LLM budget;
+past the budget the runbook answer is given instead, and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+
+from bot.context.store import ContextStore, ThreadInfo
+from bot.incidents.models import SEVERITY_RANK, Action, Incident, Outcome
+from bot.incidents.store import IncidentStore
+from bot.models import Alert, PastAnswer, Severity
+from bot.pipeline.jobs import Job
+from bot.pipeline.recording import Recorder, wizard_turn
+from bot.render.blocks import render_runbook, render_triage
+from bot.render.incident import (
+    ACTION_ACK,
+    ACTION_RERUN,
+    ACTION_RESOLVE,
+    ACTION_RUNBOOK,
+    ACTION_SILENCE,
+    render_action_note,
+    render_incident_resolved,
+    render_summary,
+)
+from bot.slack.replies import Replier
+from bot.triage.runbooks import RunbookCatalog
+from bot.triage.wizard import Wizard
+
+log = structlog.get_logger(__name__)
+
+SILENCE_DURATION = timedelta(hours=2)
+
+
+@dataclass
+class Enrichment:
+    """What the firm's own data says about an alert: trusted fact lines (market session, freeze,
+    owner, impact), guidance for the wizard, an assessed severity and whom to mention."""
+
+    facts: list[str] = field(default_factory=list)
+    guidance: list[str] = field(default_factory=list)
+    severity: Severity | None = None
+    severity_reason: str | None = None
+    owner_mention: str | None = None
+
+
+Enricher = Callable[[Alert], Awaitable[Enrichment]]
+
+
+async def no_enrichment(alert: Alert) -> Enrichment:
+    return Enrichment()
+
+
+class Silencer(Protocol):
+    """What the flow needs from the Alertmanager API client."""
+
+    async def create_silence(
+        self, matchers: dict[str, str], duration: timedelta, created_by: str, comment: str
+    ) -> str: ...
+
+
+@dataclass
+class Budget:
+    """LLM calls allowed per incident (automatic analyses) and per hour (everything)."""
+
+    per_incident: int = 3
+    per_hour: int = 60
+
+
+def most_severe(alerts: list[Alert]) -> Alert:
+    """The alert a reply is about: the most severe firing one, else the first."""
+    firing = [a for a in alerts if a.status == "firing"] or alerts
+    return sorted(firing, key=lambda a: SEVERITY_RANK.get(a.severity, 9))[0]
+
+
+class IncidentFlow:
+    """Alerts → incidents → one summary, one analysis, one resolution note; and the buttons."""
+
+    def __init__(
+        self,
+        *,
+        store: ContextStore,
+        incidents: IncidentStore,
+        wizard: Wizard,
+        replier: Replier,
+        recorder: Recorder,
+        runbooks: RunbookCatalog,
+        budget: Budget | None = None,
+        enricher: Enricher = no_enrichment,
+        silencer: Silencer | None = None,
+        matchers_for: Callable[[Alert], dict[str, str]] | None = None,
+        runbook_base_url: str | None = None,
+    ) -> None:
+        self.store = store
+        self.incidents = incidents
+        self.wizard = wizard
+        self.replier = replier
+        self.recorder = recorder
+        self.runbooks = runbooks
+        self.budget = budget or Budget()
+        self.enricher = enricher
+        self.silencer = silencer
+        self.matchers_for = matchers_for
+        self.runbook_base_url = runbook_base_url
+
+    # --- alerts -----------------------------------------------------------------------------
+    async def alerts(
+        self, job: Job, alerts: list[Alert], *, channel: str, thread_ts: str | None
+    ) -> None:
+        """Count `alerts` into their incidents. `thread_ts` is the alert post's own ts, or None
+        for webhook alerts (an opened incident then gets a root message of its own)."""
+        groups: dict[str, list[Alert]] = {}
+        for alert in alerts:
+            groups.setdefault(self.incidents.group_key(alert), []).append(alert)
+        for group in groups.values():
+            attached = await self.incidents.attach(
+                group, channel=channel, thread_ts=thread_ts or "", job_id=job.id
+            )
+            incident = attached.incident
+            if attached.change == "opened" or incident.summary_ts is None:
+                incident = await self._post_summary(job, incident, thread_ts)
+            for alert in group:
+                await self.store.record_alert(
+                    alert, channel=incident.channel, thread_ts=incident.thread_ts
+                )
+            if thread_ts and thread_ts != incident.thread_ts:
+                # Someone may ask in this alert's own thread: answer with the incident's context.
+                await self.store.set_thread(
+                    ThreadInfo(
+                        channel=channel,
+                        thread_ts=thread_ts,
+                        kind="alert",
+                        fingerprint=group[0].fingerprint,
+                        alert=group[0],
+                        job_id=job.id,
+                        incident_id=incident.id,
+                    )
+                )
+            if attached.change == "opened" and incident.firing:
+                await self.analyse(job, incident, group, why=None)
+            elif attached.material:
+                await self.analyse(job, incident, group, why=_why(attached.change, incident))
+            if attached.change == "resolved_all":
+                await self.resolved(job, incident, by=None)
+            await self.incidents.mark_dirty(incident.id)
+
+    async def _post_summary(self, job: Job, incident: Incident, thread_ts: str | None) -> Incident:
+        blocks, text = await self.render(incident)
+        if thread_ts:
+            ts = await self.replier.ensure(
+                job.id,
+                f"summary:{incident.id}",
+                channel=incident.channel,
+                thread_ts=thread_ts,
+                blocks=blocks,
+                text=text,
+            )
+            root = thread_ts
+        else:  # webhook: the summary card is the thread's root message
+            ts = await self.replier.ensure(
+                job.id,
+                f"root:{incident.id}",
+                channel=incident.channel,
+                thread_ts=None,
+                blocks=blocks,
+                text=text,
+            )
+            root = ts
+
+        def placed(i: Incident) -> None:
+            i.summary_ts = ts
+            i.thread_ts = i.thread_ts or root
+
+        updated = await self.incidents.update(incident.id, placed)
+        await self.incidents.rendered(incident.id)
+        return updated or incident
+
+    async def render(self, incident: Incident) -> tuple[list[dict[str, Any]], str]:
+        """The summary card with the firm's facts and the last similar incident."""
+        primary = await self._primary(incident, [])
+        enrichment = await self.enricher(primary) if primary else Enrichment()
+        memory = await self.incidents.past_outcomes(
+            services=incident.services,
+            fingerprints=list(incident.alerts),
+            exclude=incident.id,
+            limit=1,
+        )
+        return render_summary(
+            incident,
+            silence_enabled=self.silencer is not None,
+            facts=enrichment.facts,
+            memory=memory[0] if memory else None,
+            owner_mention=enrichment.owner_mention,
+        )
+
+    async def refresh(self, incident_id: str) -> bool:
+        """Update one summary in place (the flusher calls this for dirty incidents)."""
+        incident = await self.incidents.get(incident_id)
+        if incident is None or not incident.summary_ts:
+            return False
+        blocks, text = await self.render(incident)
+        await self.replier.update(incident.channel, incident.summary_ts, blocks, text)
+        await self.incidents.rendered(incident_id)
+        return True
+
+    async def _primary(self, incident: Incident, group: list[Alert]) -> Alert | None:
+        """The full alert the incident is about: the most severe firing one we know."""
+        candidates = list(group)
+        ranked = sorted(
+            incident.alerts.values(),
+            key=lambda a: (a.status != "firing", SEVERITY_RANK.get(a.severity, 9)),
+        )
+        for entry in ranked[:5]:
+            if not any(a.fingerprint == entry.fingerprint for a in candidates):
+                record = await self.store.get_alert(entry.fingerprint)
+                if record is not None:
+                    candidates.append(record.alert)
+        return most_severe(candidates) if candidates else None
+
+    # --- analysis ---------------------------------------------------------------------------
+    async def analyse(
+        self,
+        job: Job,
+        incident: Incident,
+        group: list[Alert],
+        *,
+        why: str | None,
+        requested_by: str | None = None,
+    ) -> None:
+        """Ask the wizard about the incident (or give the runbook answer past the budget)."""
+        primary = await self._primary(incident, group)
+        if primary is None:
+            log.warning("analysis_without_alert", incident_id=incident.id)
+            return
+        enrichment = await self.enricher(primary)
+        facts = list(enrichment.facts)
+        if enrichment.severity and enrichment.severity != primary.severity:
+            facts.append(
+                f"severity assessed {enrichment.severity} (source said {primary.severity})"
+                + (f": {enrichment.severity_reason}" if enrichment.severity_reason else "")
+            )
+            primary = primary.model_copy(update={"severity": enrichment.severity})
+        context = await self.store.build_context(primary, group=group)
+        past = await self.incidents.past_outcomes(
+            services=incident.services, fingerprints=list(incident.alerts), exclude=incident.id
+        )
+        context = context.model_copy(
+            update={
+                "incident_facts": (
+                    f"{incident.id} alerts={len(incident.alerts)} firing={len(incident.firing)} "
+                    f"resolved={len(incident.resolved)} notifications={incident.events} "
+                    f"instances={len(incident.instances)} services={len(incident.services)} "
+                    f"opened={incident.opened_at.isoformat(timespec='seconds')}"
+                ),
+                "past_incidents": past,
+                "operator_facts": facts,
+                "guidance": enrichment.guidance,
+            }
+        )
+        skip = None
+        if self.wizard.client is not None:
+            skip = await self.incidents.take_llm_budget(
+                incident.id,
+                # A human's explicit re-run is not capped per incident, only per hour.
+                per_incident=10**6 if requested_by else self.budget.per_incident,
+                per_hour=self.budget.per_hour,
+            )
+        result = await self.wizard.triage(context, skip_model=skip)
+        heading = f"Re-analysis of {incident.id}: {why}" if why else None
+        blocks, text = render_triage(result, alert=primary, heading=heading)
+        ts = await self.replier.ensure(
+            job.id,
+            f"analysis:{incident.id}",
+            channel=incident.channel,
+            thread_ts=incident.thread_ts,
+            blocks=blocks,
+            text=text,
+        )
+
+        def analysed(i: Incident) -> None:
+            i.analyses += 1
+            i.analysed_severity = i.severity
+            i.analysed_services = list(i.services)
+            i.analysis_ts = ts
+            i.analysis_fallback = result.fallback
+            i.analysis_summary = result.answer.summary[:500]
+            i.advised = [a[:300] for a in result.answer.immediate_actions[:5]]
+
+        await self.incidents.update(incident.id, analysed)
+        await self.store.set_thread(
+            ThreadInfo(
+                channel=incident.channel,
+                thread_ts=incident.thread_ts,
+                kind="alert",
+                fingerprint=primary.fingerprint,
+                alert=primary,
+                job_id=job.id,
+                incident_id=incident.id,
+            )
+        )
+        await self.store.record_answer(
+            primary.fingerprint,
+            PastAnswer(
+                at=datetime.now(UTC),
+                summary=result.answer.summary[:500],
+                fallback=result.fallback,
+                thread=f"{incident.channel}:{incident.thread_ts}",
+            ),
+        )
+        await self.store.add_turn(incident.channel, incident.thread_ts, wizard_turn(result))
+        await self.recorder.answer(
+            "triage",
+            job,
+            result,
+            incident.channel,
+            incident.thread_ts,
+            primary.fingerprint,
+            actor=requested_by or primary.source,
+            incident_id=incident.id,
+        )
+        await self.incidents.mark_dirty(incident.id)
+
+    # --- resolution and memory ----------------------------------------------------------------
+    async def resolved(self, job: Job, incident: Incident, *, by: str | None) -> None:
+        """The incident ended: say so once in the thread, audit it, remember it."""
+        blocks, text = render_incident_resolved(incident, by)
+        await self.replier.ensure(
+            job.id,
+            f"resolved:{incident.id}",
+            channel=incident.channel,
+            thread_ts=incident.thread_ts,
+            blocks=blocks,
+            text=text,
+        )
+        await self.recorder.once(
+            "incident_resolved",
+            job,
+            incident_id=incident.id,
+            thread=f"{incident.channel}:{incident.thread_ts}",
+            resolved_by=by or "alerts resolved",
+            duration_s=incident.duration_s,
+            alerts=len(incident.alerts),
+            notifications=incident.events,
+        )
+        await self.incidents.record_outcome(_outcome(incident, by))
+        await self.incidents.mark_dirty(incident.id)
+
+    async def fix_note(self, job: Job, incident: Incident, text: str) -> bool:
+        """A reply in a resolved incident's thread is taken as "what fixed it", once."""
+        if incident.state != "resolved" or incident.fix_note or not text.strip():
+            return False
+        note = text.strip()[:1000]
+
+        def noted(i: Incident) -> None:
+            i.fix_note = note
+
+        updated = await self.incidents.update(incident.id, noted)
+        if updated is None:
+            return False
+        await self.incidents.record_outcome(_outcome(updated, _resolver(updated)))
+        await self.recorder.once(
+            "fix_recorded",
+            job,
+            incident_id=incident.id,
+            actor=job.user,
+            fix_note=note,
+            thread=f"{incident.channel}:{incident.thread_ts}",
+        )
+        await self.incidents.mark_dirty(incident.id)
+        return True
+
+    # --- buttons ----------------------------------------------------------------------------
+    async def action(self, job: Job) -> None:
+        """A button click, durable like any job: apply it once, note it, audit who and when."""
+        incident = await self.incidents.get(job.incident_id or "")
+        user = job.user or "unknown"
+        if incident is None:
+            await self._tell(job, f"I no longer know incident {job.incident_id}.")
+            return
+        ledger = self.replier.ledger
+        applied = (await ledger.get(job.id)).get("applied")
+        outcome = "done"
+        detail: str | None = None
+        if job.action == ACTION_ACK:
+            if incident.state != "open" and not applied:
+                await self._tell(job, f"{incident.id} is already {incident.state}.")
+                outcome = f"already {incident.state}"
+            else:
+                if not applied:
+                    incident = await self._record_action(job, incident, "acknowledged")
+                await self._note(job, incident, f"👀 <@{user}> acknowledged {incident.id}.")
+        elif job.action == ACTION_RESOLVE:
+            if incident.state == "resolved" and not applied:
+                await self._tell(job, f"{incident.id} is already resolved.")
+                outcome = "already resolved"
+            else:
+                if not applied:
+                    incident = await self._record_action(job, incident, "resolved")
+                await self.resolved(job, incident, by=user)
+        elif job.action == ACTION_SILENCE:
+            outcome, detail = await self._silence(job, incident, applied=bool(applied))
+        elif job.action == ACTION_RERUN:
+            await self.analyse(
+                job, incident, [], why=f"re-run requested by <@{user}>", requested_by=user
+            )
+        elif job.action == ACTION_RUNBOOK:
+            await self._show_runbook(job, incident)
+        else:
+            log.warning("unknown_action", action=job.action)
+            outcome = "unknown action"
+        await ledger.set(job.id, applied="1")
+        await self.recorder.once(
+            "incident_action",
+            job,
+            incident_id=incident.id,
+            action=job.action,
+            actor=user,
+            outcome=outcome,
+            detail=detail,
+            at=job.received_at.isoformat(),
+            thread=f"{incident.channel}:{incident.thread_ts}",
+        )
+        await self.incidents.mark_dirty(incident.id)
+
+    async def _record_action(self, job: Job, incident: Incident, state: str) -> Incident:
+        """Move the incident to `state` ("acknowledged" or "resolved") and record who did it."""
+        now = job.received_at
+
+        def change(i: Incident) -> None:
+            i.actions.append(Action(action=state, user=job.user or "unknown", at=now))
+            if state == "acknowledged" and i.state == "open":
+                i.state = "acknowledged"
+            elif state == "resolved":
+                i.state = "resolved"
+                i.resolved_at = now
+
+        return await self.incidents.update(incident.id, change) or incident
+
+    async def _silence(self, job: Job, incident: Incident, *, applied: bool) -> tuple[str, str]:
+        if self.silencer is None or self.matchers_for is None:
+            await self._tell(job, "Silencing needs ALERTMANAGER_URL to be set for the bot.")
+            return "not configured", ""
+        if applied:
+            return "done", "already silenced by this click"
+        seen: list[dict[str, str]] = []
+        ids: list[str] = []
+        for entry in incident.alerts.values():
+            record = await self.store.get_alert(entry.fingerprint)
+            if record is None or record.alert.source != "alertmanager":
+                continue
+            matchers = self.matchers_for(record.alert)
+            if not matchers or matchers in seen:
+                continue
+            seen.append(matchers)
+            try:
+                ids.append(
+                    await self.silencer.create_silence(
+                        matchers,
+                        SILENCE_DURATION,
+                        f"slack:{job.user}",
+                        f"{incident.id} silenced from Slack via Infrastructure Wizard",
+                    )
+                )
+            except Exception as exc:  # the API said no: tell the clicker, keep the rest
+                log.warning("silence_failed", incident_id=incident.id, error=repr(exc)[:300])
+                await self._tell(job, f"Alertmanager refused the silence: {str(exc)[:200]}")
+                return "failed", str(exc)[:300]
+        if not ids:
+            await self._tell(job, "No Alertmanager alerts in this incident to silence.")
+            return "nothing to silence", ""
+        detail = ", ".join(ids)
+
+        def silenced(i: Incident) -> None:
+            i.silences += ids
+            i.actions.append(
+                Action(
+                    action="silenced", user=job.user or "unknown", at=job.received_at, detail=detail
+                )
+            )
+
+        await self.incidents.update(incident.id, silenced)
+        await self._note(
+            job,
+            incident,
+            f"🔕 <@{job.user}> silenced {len(ids)} matcher set(s) of {incident.id} in Alertmanager "
+            f"for {int(SILENCE_DURATION.total_seconds() // 3600)} h (silence {detail}).",
+        )
+        return "done", detail
+
+    async def _show_runbook(self, job: Job, incident: Incident) -> None:
+        primary = await self._primary(incident, [])
+        if primary is None:
+            await self._tell(job, "No alert to match a runbook for.")
+            return
+        runbook, _score = self.runbooks.match(primary)
+        ref = self.runbooks.ref(runbook, self.runbook_base_url)
+        blocks, text = render_runbook(runbook.title, runbook.sections, ref.url)
+        if job.response_url:
+            await self.replier.respond(job.response_url, blocks, text, ephemeral=True)
+
+    async def _note(self, job: Job, incident: Incident, text: str) -> None:
+        blocks, fallback = render_action_note(text)
+        await self.replier.ensure(
+            job.id,
+            "note",
+            channel=incident.channel,
+            thread_ts=incident.thread_ts,
+            blocks=blocks,
+            text=fallback,
+        )
+
+    async def _tell(self, job: Job, text: str) -> None:
+        """An ephemeral answer to the clicker only."""
+        if job.response_url:
+            blocks, fallback = render_action_note(text)
+            await self.replier.respond(job.response_url, blocks, fallback, ephemeral=True)
+        else:
+            log.info("action_feedback_dropped", text=text)
+
+
+def _why(change: str, incident: Incident) -> str:
+    if change == "reopened":
+        return "it fired again after resolving"
+    return f"it grew: severity {incident.severity}, services {', '.join(incident.services[:5])}"
+
+
+def _resolver(incident: Incident) -> str | None:
+    for action in reversed(incident.actions):
+        if action.action == "resolved":
+            return action.user
+    return None
+
+
+def _outcome(incident: Incident, by: str | None) -> Outcome:
+    resolved_at = incident.resolved_at or datetime.now(UTC)
+    return Outcome(
+        incident_id=incident.id,
+        title=incident.title,
+        services=incident.services,
+        fingerprints=list(incident.alerts)[:20],
+        opened_at=incident.opened_at,
+        resolved_at=resolved_at,
+        duration_s=max(0.0, (resolved_at - incident.opened_at).total_seconds()),
+        resolved_by=f"<@{by}>" if by else "alerts resolved",
+        analysis_summary=incident.analysis_summary,
+        advised=incident.advised,
+        actions=[f"{a.action} by {a.user}" for a in incident.actions],
+        fix_note=incident.fix_note,
+        thread=f"{incident.channel}:{incident.thread_ts}",
+    )

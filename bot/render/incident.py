@@ -1,0 +1,223 @@
+"""The incident summary card: the one message per incident that is updated in place.
+
+It answers what an on-call engineer asks first — how many alerts, which are still firing, where,
+since when, is anyone on it, is the market open, is there a freeze — and carries the buttons
+(Acknowledge, Resolve, Silence, Re-run analysis, Show runbook). Alert names and labels are
+untrusted text: everything is escaped, and Slack's limits are enforced by `fit_blocks`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.incidents.models import SEVERITY_RANK, Incident, IncidentAlert, Outcome
+from bot.render.blocks import (
+    Blocks,
+    _cut,
+    _fallback,
+    _since,
+    context,
+    escape_mrkdwn,
+    fit_blocks,
+    header,
+    section,
+)
+
+ACTION_ACK = "wizard_ack"
+ACTION_RESOLVE = "wizard_resolve"
+ACTION_SILENCE = "wizard_silence"
+ACTION_RERUN = "wizard_rerun"
+ACTION_RUNBOOK = "wizard_runbook"
+ACTIONS = (ACTION_ACK, ACTION_RESOLVE, ACTION_SILENCE, ACTION_RERUN, ACTION_RUNBOOK)
+MAX_LISTED = 8
+
+_STATE_ICON = {"open": "🔥", "acknowledged": "👀", "resolved": "✅"}
+_SEVERITY_ICON = {"critical": "🔴", "high": "🟠", "warning": "🟡", "info": "🔵", "unknown": "⚪"}
+
+
+def lasted(seconds: float | None) -> str:
+    """`1h 02m` / `4m 05s`: how long an incident lasted, as people say it."""
+    if seconds is None or seconds < 0:
+        return "unknown"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
+def _alert_line(alert: IncidentAlert, now: datetime) -> str:
+    icon = "🔥" if alert.status == "firing" else "✅"
+    where = " · ".join(p for p in (alert.service, alert.instance) if p)
+    repeat = f" ×{alert.count}" if alert.count > 1 else ""
+    text = f"{icon} {alert.name}{repeat} ({alert.severity}{' · ' + where if where else ''})"
+    return escape_mrkdwn(_cut(text, 300, markup=False)) + f" — last {_since(alert.last_seen, now)}"
+
+
+def _button(action_id: str, label: str, value: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label, "emoji": True},
+        "value": value,
+        **extra,
+    }
+
+
+def _confirm(title: str, text: str, go: str) -> dict[str, Any]:
+    return {
+        "title": {"type": "plain_text", "text": title},
+        "text": {"type": "mrkdwn", "text": text},
+        "confirm": {"type": "plain_text", "text": go},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
+
+
+def buttons(incident: Incident, *, silence_enabled: bool) -> dict[str, Any]:
+    """The actions block; the value is the incident id, the handler re-reads the state."""
+    value = incident.id
+    elements = []
+    if incident.state == "open":
+        elements.append(_button(ACTION_ACK, "👀 Acknowledge", value))
+    if incident.state != "resolved":
+        elements.append(
+            _button(
+                ACTION_RESOLVE,
+                "✅ Resolve",
+                value,
+                style="primary",
+                confirm=_confirm(
+                    "Resolve incident?",
+                    f"Mark {incident.id} resolved for everyone. Firing alerts stay firing in "
+                    "their source.",
+                    "Resolve",
+                ),
+            )
+        )
+        if silence_enabled:
+            elements.append(
+                _button(
+                    ACTION_SILENCE,
+                    "🔕 Silence 2h",
+                    value,
+                    style="danger",
+                    confirm=_confirm(
+                        "Silence in Alertmanager?",
+                        "Creates a 2 h Alertmanager silence for this incident's alerts. "
+                        "It is recorded in the audit trail with your name.",
+                        "Silence",
+                    ),
+                )
+            )
+    elements.append(_button(ACTION_RERUN, "🔁 Re-run analysis", value))
+    elements.append(_button(ACTION_RUNBOOK, "📖 Show runbook", value))
+    return {"type": "actions", "block_id": f"incident:{incident.id}", "elements": elements}
+
+
+def render_summary(
+    incident: Incident,
+    *,
+    now: datetime | None = None,
+    silence_enabled: bool = False,
+    facts: Sequence[str] = (),
+    memory: Outcome | None = None,
+    owner_mention: str | None = None,
+) -> tuple[Blocks, str]:
+    """The summary card. `facts` are short trusted lines the caller adds (market session,
+    freeze, owner and impact from the catalog); `memory` the last similar incident's outcome."""
+    now = now or datetime.now(UTC)
+    firing, resolved = incident.firing, incident.resolved
+    state = incident.state
+    icon = _STATE_ICON[state]
+    title = f"{icon} {incident.id} · {incident.title}"
+    counts = (
+        f"*{len(firing)} firing* · {len(resolved)} resolved · "
+        f"{incident.events} notification{'s' if incident.events != 1 else ''}"
+    )
+    if incident.truncated:
+        counts += f" · +{incident.truncated} more not sent by Alertmanager (truncatedAlerts)"
+    timing = (
+        f"first seen {_since(incident.opened_at, now)} ago · last {_since(incident.last_seen, now)}"
+        " ago"
+    )
+    if state == "resolved":
+        timing = f"*resolved* after {lasted(incident.duration_s)} · opened " + escape_mrkdwn(
+            incident.opened_at.strftime("%Y-%m-%d %H:%M UTC")
+        )
+    sev = _SEVERITY_ICON.get(incident.severity, "⚪") + f" {incident.severity}"
+    lines = [f"{sev} · {counts}", timing]
+    if incident.services:
+        lines.append("services: " + escape_mrkdwn(", ".join(incident.services[:10])))
+    instances = incident.instances
+    if instances:
+        more = f" (+{len(instances) - MAX_LISTED})" if len(instances) > MAX_LISTED else ""
+        lines.append("instances: " + escape_mrkdwn(", ".join(instances[:MAX_LISTED])) + more)
+    who = [
+        f"{a.action} by <@{escape_mrkdwn(a.user)}> {_since(a.at, now)} ago"
+        for a in incident.actions[-3:]
+        if a.action in ("acknowledged", "resolved", "silenced")
+    ]
+    blocks: Blocks = [header(title), section("\n".join(lines))]
+    ordered = sorted(
+        incident.alerts.values(),
+        key=lambda a: (a.status != "firing", SEVERITY_RANK.get(a.severity, 9), a.name),
+    )
+    listed = [_alert_line(a, now) for a in ordered[:MAX_LISTED]]
+    if len(ordered) > MAX_LISTED:
+        listed.append(f"…and {len(ordered) - MAX_LISTED} more")
+    blocks.append(section("\n".join(listed)))
+    if owner_mention and state != "resolved":
+        blocks.append(context(f"owner: {owner_mention}"))
+    if facts:
+        blocks.append(context(*[escape_mrkdwn(f) for f in facts]))
+    if memory is not None:
+        blocks.append(context(memory_line(memory)))
+    analysis = (
+        "🧙 analysing…"
+        if incident.analyses == 0 and state != "resolved"
+        else (
+            f"🧙 analysis {incident.analyses}× in thread"
+            + (" (runbook fallback)" if incident.analysis_fallback else "")
+        )
+    )
+    blocks.append(context(analysis, *who))
+    blocks.append(buttons(incident, silence_enabled=silence_enabled))
+    text = _fallback(
+        escape_mrkdwn(f"{icon} {incident.id} {incident.title}: {len(firing)} firing, "),
+        f"{len(resolved)} resolved",
+    )
+    return fit_blocks(blocks, keep_last=1), text
+
+
+def memory_line(outcome: Outcome) -> str:
+    """ "Last time (2026-11-02, INC-7, 14m) this was fixed by …": from the outcome record."""
+    when = outcome.resolved_at.strftime("%Y-%m-%d")
+    how = outcome.fix_note or (
+        ("the wizard advised: " + "; ".join(outcome.advised[:2])) if outcome.advised else None
+    )
+    head = f"🧠 last time ({when}, {outcome.incident_id}, lasted {lasted(outcome.duration_s)})"
+    if outcome.fix_note:
+        body = f"this was fixed by: {how}"
+    elif how:
+        body = f"no fix was recorded; {how}"
+    else:
+        body = f"resolved by {outcome.resolved_by}; no fix was recorded"
+    return escape_mrkdwn(_cut(f"{head} {body}", 600, markup=False))
+
+
+def render_incident_resolved(incident: Incident, by: str | None) -> tuple[Blocks, str]:
+    """The one thread reply when an incident ends, asking for the fix so it can be remembered."""
+    who = f" by <@{escape_mrkdwn(by)}>" if by else " (all alerts resolved)"
+    text = (
+        f"✅ *{incident.id}* resolved{who} after {lasted(incident.duration_s)}. "
+        "What fixed it? Reply in this thread: I will remember it for next time and it goes in "
+        "the audit trail."
+    )
+    return fit_blocks([section(text)]), _fallback(
+        escape_mrkdwn(f"✅ {incident.id} resolved after {lasted(incident.duration_s)}")
+    )
+
+
+def render_action_note(text: str) -> tuple[Blocks, str]:
+    """A short thread note recording a human decision (ack, silence …)."""
+    return fit_blocks([context(text)]), _fallback(text)
