@@ -18,7 +18,7 @@ from bot.settings import Settings
 from bot.slack.sandbox import SlackSandbox
 from bot.store import keys
 from tests.fakes.anthropic_api import FakeAnthropic
-from tests.fakes.signing import event_body, signed_headers, slash_body
+from tests.fakes.signing import block_actions_body, event_body, signed_headers, slash_body
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 HOOK_TOKEN = "hook-token-for-tests-0123456789"
@@ -110,6 +110,24 @@ class Bot:
         assert status == 200, reply
         return json.loads(reply) if reply else {}
 
+    async def click(
+        self, action_id: str, incident_id: str, *, user: str = "U0ONCALL", message_ts: str = "1.1"
+    ) -> tuple[int, str]:
+        """A signed button click on an incident summary; returns status and the rid of its
+        response_url (read `sandbox.responses[rid]`)."""
+        self._n += 1
+        rid = f"click{self._n}"
+        body = block_actions_body(
+            action_id=action_id,
+            value=incident_id,
+            user_id=user,
+            channel_id=ALERT_CHANNEL,
+            message_ts=message_ts,
+            response_url=self.sandbox.response_url(rid),
+        )
+        status, _ = await self.post_signed(body, "application/x-www-form-urlencoded")
+        return status, rid
+
     async def hook(self, path: str, payload: Any, token: str | None = HOOK_TOKEN) -> int:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         async with self.session.post(f"{self.base}{path}", json=payload, headers=headers) as r:
@@ -159,7 +177,8 @@ class Bot:
         await self.drain(timeout)
         deadline = time.monotonic() + timeout
         assert self.runtime.incidents is not None
-        while await self.runtime.incidents.pending_summaries():
+        flusher = self.runtime.flusher
+        while await self.runtime.incidents.pending_summaries() or (flusher and flusher.in_flight):
             if time.monotonic() > deadline:
                 raise TimeoutError("summaries still pending")
             await asyncio.sleep(0.05)

@@ -39,6 +39,8 @@ class SummaryFlusher:
         self._last = time.monotonic()
         self._task: asyncio.Task[None] | None = None
         self.updates = 0
+        self.in_flight = 0
+        """Summaries claimed but not yet updated (so "nothing pending" really means done)."""
 
     def start(self) -> None:
         if self._task is None:
@@ -76,7 +78,13 @@ class SummaryFlusher:
         if budget < 1:
             return 0
         done = 0
-        for incident_id in await self.incidents.claim_due(budget):
+        self.in_flight += 1  # claiming: what leaves the dirty set is not done yet
+        try:
+            claimed = await self.incidents.claim_due(budget)
+        finally:
+            self.in_flight -= 1
+        self.in_flight += len(claimed)
+        for incident_id in claimed:
             try:
                 if await self.refresh(incident_id):
                     done += 1
@@ -86,5 +94,7 @@ class SummaryFlusher:
                     "summary_refresh_failed", incident_id=incident_id, error=repr(exc)[:300]
                 )
                 await self.incidents.mark_dirty(incident_id)  # try again later
+            finally:
+                self.in_flight -= 1
         self.updates += done
         return done

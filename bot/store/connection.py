@@ -8,6 +8,12 @@ attempts) so a Redis restart or failover shows up as latency, not as a lost aler
 redis-py asks the Sentinels where the primary is and, after a failover, reconnects to the new one
 (a write that reaches the demoted primary is retried there). redis-py has no URL form for this,
 hence the small parser here.
+
+A plain URL gets a `BlockingConnectionPool`: at most `max_connections` sockets, and a request
+that finds them all busy waits for one (up to `pool_timeout_s`) instead of failing. The default
+pool raises "Too many connections" at 100, which in an alert storm (hundreds of concurrent acks
+while every worker holds a blocking XREADGROUP) turned into HTTP 500s and Slack retries. (The
+Sentinel pool has no blocking variant in redis-py; it gets the same ceiling, raising past it.)
 """
 
 from __future__ import annotations
@@ -112,7 +118,13 @@ def parse_sentinel_url(url: str) -> SentinelTarget:
     )
 
 
-def connect(url: str) -> redis.Redis:
+MAX_CONNECTIONS = 256
+POOL_TIMEOUT_S = 10.0
+
+
+def connect(
+    url: str, max_connections: int = MAX_CONNECTIONS, pool_timeout_s: float = POOL_TIMEOUT_S
+) -> redis.Redis:
     """A decode_responses client that rides out restarts (and failovers) for ~10 s."""
     if url.startswith(SENTINEL_SCHEME):
         target = parse_sentinel_url(url)
@@ -126,6 +138,10 @@ def connect(url: str) -> redis.Redis:
             db=target.db,
             username=target.username,
             password=target.password,
+            max_connections=max_connections,
             **_options(),
         )
-    return redis.Redis.from_url(url, **_options())
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=pool_timeout_s, **_options()
+    )
+    return redis.Redis.from_pool(pool)

@@ -93,3 +93,41 @@ def slash_body(
             "trigger_id": f"{int(time.time())}.{secrets.token_hex(6)}",
         }
     )
+
+
+def block_actions_body(
+    *,
+    action_id: str,
+    value: str,
+    user_id: str,
+    channel_id: str,
+    message_ts: str,
+    response_url: str,
+    team_id: str = "T0WIZ",
+    block_id: str = "incident",
+) -> str:
+    """A button click (`block_actions`), form-encoded with its JSON in `payload`, as Slack does."""
+    now = time.time()
+    payload = {
+        "type": "block_actions",
+        "team": {"id": team_id, "domain": "wizard-test"},
+        "user": {"id": user_id, "username": user_id.lower(), "team_id": team_id},
+        "api_app_id": "A0WIZ",
+        "token": "legacy-verification-token-unused",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id},
+        "trigger_id": f"{int(now)}.{secrets.randbelow(10**9)}",
+        "channel": {"id": channel_id, "name": "alerts"},
+        "message": {"type": "message", "ts": message_ts, "text": "summary"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": block_id,
+                "value": value,
+                "text": {"type": "plain_text", "text": action_id},
+                "action_ts": f"{now:.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})

@@ -1,0 +1,145 @@
+"""IncidentStore against the real Redis: grouping, exactly-one opener, reclaim-safe counting,
+flapping, the LLM budget and the coalesced-summary queue."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from bot.incidents.store import IncidentStore, group_key_of
+from bot.models import Alert
+
+
+def alert(
+    name: str = "OrderGatewayLatencyHigh",
+    service: str | None = "order-gateway",
+    status: str = "firing",
+    severity: str = "warning",
+    fp: str | None = None,
+    group_key: str | None = None,
+    **labels: str,
+) -> Alert:
+    return Alert(
+        source="alertmanager",
+        status=status,  # type: ignore[arg-type]
+        name=name,
+        severity=severity,  # type: ignore[arg-type]
+        service=service,
+        fingerprint=fp or f"{name}-{service}-{labels.get('instance', '')}",
+        labels={"alertname": name, **({"service": service} if service else {}), **labels},
+        group_key=group_key,
+    )
+
+
+def test_group_keys_prefer_alertmanager_then_configured_grouping() -> None:
+    assert group_key_of(alert(group_key='{}:{alertname="X"}')).startswith("am:")
+    assert group_key_of(alert()) == group_key_of(alert(name="Other"))  # same service
+    assert group_key_of(alert(), "alertname") != group_key_of(alert(name="Other"), "alertname")
+    assert group_key_of(alert(service=None)) == "name:ordergatewaylatencyhigh|"
+    assert group_key_of(alert(), "fingerprint") == "fp:OrderGatewayLatencyHigh-order-gateway-"
+
+
+async def test_concurrent_alerts_of_one_group_open_exactly_one_incident(redis_client) -> None:
+    store = IncidentStore(redis_client)
+    results = await asyncio.gather(
+        *(
+            store.attach(
+                [alert(instance=f"ogw-{n % 5}")], channel="C1", thread_ts=f"1.{n}", job_id=f"j{n}"
+            )
+            for n in range(50)
+        )
+    )
+    opened = [r for r in results if r.change == "opened"]
+    assert len(opened) == 1
+    incident = await store.get(opened[0].incident.id)
+    assert incident is not None
+    assert incident.events == 50 and len(incident.alerts) == 5
+    assert incident.thread_ts == opened[0].incident.thread_ts
+    assert incident.instances == [f"ogw-{n}" for n in range(5)]
+    assert {a.count for a in incident.alerts.values()} == {10}
+
+
+async def test_a_reclaimed_job_is_not_counted_twice(redis_client) -> None:
+    store = IncidentStore(redis_client)
+    first = await store.attach([alert()], channel="C1", thread_ts="1.1", job_id="job-1")
+    again = await store.attach([alert()], channel="C1", thread_ts="1.1", job_id="job-1")
+    assert (first.change, again.change) == ("opened", "opened")  # the replay says what it did
+    assert again.counted == 0
+    incident = await store.get(first.incident.id)
+    assert incident is not None and incident.events == 1
+
+
+async def test_resolution_reopen_window_and_material_changes(redis_client) -> None:
+    store = IncidentStore(redis_client, reopen_window=timedelta(minutes=15))
+    t0 = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
+    opened = await store.attach([alert()], channel="C1", thread_ts="1.1", job_id="a", now=t0)
+
+    def analysed(i) -> None:  # what the flow records after the first analysis
+        i.analyses, i.analysed_severity, i.analysed_services = 1, i.severity, list(i.services)
+
+    await store.update(opened.incident.id, analysed)
+    repeat = await store.attach([alert()], channel="C1", thread_ts="1.2", job_id="b", now=t0)
+    assert (repeat.change, repeat.material) == ("repeat", False)
+    worse = await store.attach(
+        [alert(name="OrderRejects", severity="critical")],
+        channel="C1",
+        thread_ts="1.3",
+        job_id="c",
+        now=t0,
+    )
+    assert (worse.change, worse.material) == ("added", True)
+    done = await store.attach(
+        [alert(status="resolved"), alert(name="OrderRejects", status="resolved")],
+        channel="C1",
+        thread_ts="1.4",
+        job_id="d",
+        now=t0 + timedelta(minutes=5),
+    )
+    assert done.change == "resolved_all" and done.incident.state == "resolved"
+    assert done.incident.duration_s == 300
+    assert await store.open_incidents() == []
+    flap = await store.attach(
+        [alert()], channel="C1", thread_ts="1.5", job_id="e", now=t0 + timedelta(minutes=10)
+    )
+    assert flap.change == "reopened" and flap.material
+    assert flap.incident.id == opened.incident.id
+    await store.attach(
+        [alert(status="resolved")],
+        channel="C1",
+        thread_ts="1.6",
+        job_id="f",
+        now=t0 + timedelta(minutes=11),
+    )
+    later = await store.attach(
+        [alert()], channel="C1", thread_ts="1.7", job_id="g", now=t0 + timedelta(hours=2)
+    )
+    assert later.change == "opened" and later.incident.id != opened.incident.id
+    assert later.incident.thread_ts == "1.7"
+
+
+async def test_llm_budget_per_incident_and_per_hour(redis_client) -> None:
+    store = IncidentStore(redis_client)
+    now = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
+    taken = [
+        await store.take_llm_budget("INC-1", per_incident=2, per_hour=3, now=now) for _ in range(3)
+    ]
+    assert taken[:2] == [None, None] and "per incident" in (taken[2] or "")
+    assert await store.take_llm_budget("INC-2", per_incident=2, per_hour=3, now=now) is None
+    refused = await store.take_llm_budget("INC-3", per_incident=2, per_hour=3, now=now)
+    assert refused is not None and "this hour" in refused
+    next_hour = now + timedelta(hours=1)
+    assert await store.take_llm_budget("INC-3", per_incident=2, per_hour=3, now=next_hour) is None
+
+
+async def test_dirty_summaries_are_throttled_and_claimed_once(redis_client) -> None:
+    store = IncidentStore(redis_client, summary_interval_s=5)
+    now = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
+    await store.rendered("INC-1", now)
+    await store.mark_dirty("INC-1", now)
+    await store.mark_dirty("INC-2", now)
+    assert await store.claim_due(10, now) == ["INC-2"]  # INC-1 was rendered a moment ago
+    claims = await asyncio.gather(
+        *(store.claim_due(10, now + timedelta(seconds=6)) for _ in range(5))
+    )
+    assert sorted(c for claim in claims for c in claim) == ["INC-1"]
+    assert await store.pending_summaries() == 0
