@@ -20,7 +20,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import anthropic
 import redis.asyncio as redis
@@ -29,9 +29,12 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
+from bot.alertmanager_api import AlertmanagerClient, silence_matchers
 from bot.audit.log import AuditLog
+from bot.catalog import ServiceCatalog
 from bot.context.pseudonyms import Pseudonyms
 from bot.context.store import ContextStore
+from bot.context.trading import TradingContext
 from bot.incidents.store import IncidentStore
 from bot.pipeline.flusher import SummaryFlusher
 from bot.pipeline.incident_flow import Budget, IncidentFlow
@@ -40,7 +43,8 @@ from bot.pipeline.process import Processor
 from bot.pipeline.recording import Recorder
 from bot.pipeline.worker import Worker, WorkerPool, ensure_group
 from bot.redact import detected_secrets
-from bot.settings import Settings
+from bot.market.sessions import MarketClock
+from bot.settings import ConfigError, Settings
 from bot.slack.access import AccessPolicy
 from bot.slack.client import make_web_client
 from bot.slack.listeners import SlackListeners
@@ -53,6 +57,7 @@ from bot.triage.prompts import load_prompts
 from bot.triage.runbooks import RunbookCatalog
 from bot.triage.wizard import Wizard
 from bot.web import build_web_app
+from bot.yamldoc import DataFileError
 
 log = structlog.get_logger(__name__)
 
@@ -114,6 +119,8 @@ class Runtime:
         await self.pool.stop(grace_s=drain_s)
         if self.flusher is not None:
             await self.flusher.stop()
+        if self.processor.flow.silencer is not None:
+            await self.processor.flow.silencer.close()
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
@@ -158,6 +165,23 @@ def build_wizard(settings: Settings, pseudonyms: Pseudonyms | None = None) -> Wi
     )
 
 
+def build_trading_context(settings: Settings, runbooks: RunbookCatalog) -> TradingContext:
+    """Service catalog + trading calendars (+ freezes): what the firm's own data says.
+
+    Calendars for the catalog's venues are loaded now (exchange-calendars takes a moment per
+    venue), not on the first alert at market open. A broken catalog stops start-up with one line.
+    """
+    try:
+        services = ServiceCatalog.load(settings.catalog_path, {r.id for r in runbooks.all()})
+    except DataFileError as exc:
+        raise ConfigError(f"WIZARD_CATALOG_PATH is invalid: {exc}") from None
+    clock = MarketClock()
+    venues = {v for s in services.all() for v in s.venues}
+    seconds = clock.warm(venues, datetime.now(UTC))
+    log.info("market_calendars_loaded", venues=sorted(venues), seconds=round(seconds, 3))
+    return TradingContext(services, clock)
+
+
 async def build_runtime(
     settings: Settings,
     *,
@@ -194,6 +218,10 @@ async def build_runtime(
         summary_interval_s=settings.summary_interval_s,
     )
     recorder = Recorder(audit, ledger)
+    trading = build_trading_context(settings, catalog)
+    silencer = (
+        AlertmanagerClient(str(settings.alertmanager_url)) if settings.alertmanager_url else None
+    )
     flow = IncidentFlow(
         store=store,
         incidents=incidents,
@@ -202,6 +230,9 @@ async def build_runtime(
         recorder=recorder,
         runbooks=catalog,
         budget=Budget(settings.llm_max_per_incident, settings.llm_max_per_hour),
+        enricher=trading,
+        silencer=silencer,
+        matchers_for=silence_matchers,
         runbook_base_url=runbook_base,
     )
     processor = Processor(

@@ -10,17 +10,18 @@ past the budget the runbook answer is given instead, and says why.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
 
+from bot.context.enrichment import Enricher, Enrichment
 from bot.context.store import ContextStore, ThreadInfo
 from bot.incidents.models import SEVERITY_RANK, Action, Incident, Outcome
 from bot.incidents.store import IncidentStore
-from bot.models import Alert, PastAnswer, Severity
+from bot.models import Alert, PastAnswer
 from bot.pipeline.jobs import Job
 from bot.pipeline.recording import Recorder, wizard_turn
 from bot.render.blocks import render_runbook, render_triage
@@ -43,21 +44,6 @@ log = structlog.get_logger(__name__)
 SILENCE_DURATION = timedelta(hours=2)
 
 
-@dataclass
-class Enrichment:
-    """What the firm's own data says about an alert: trusted fact lines (market session, freeze,
-    owner, impact), guidance for the wizard, an assessed severity and whom to mention."""
-
-    facts: list[str] = field(default_factory=list)
-    guidance: list[str] = field(default_factory=list)
-    severity: Severity | None = None
-    severity_reason: str | None = None
-    owner_mention: str | None = None
-
-
-Enricher = Callable[[Alert], Awaitable[Enrichment]]
-
-
 async def no_enrichment(alert: Alert) -> Enrichment:
     return Enrichment()
 
@@ -68,6 +54,8 @@ class Silencer(Protocol):
     async def create_silence(
         self, matchers: dict[str, str], duration: timedelta, created_by: str, comment: str
     ) -> str: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -278,7 +266,14 @@ class IncidentFlow:
             )
         result = await self.wizard.triage(context, skip_model=skip)
         heading = f"Re-analysis of {incident.id}: {why}" if why else None
-        blocks, text = render_triage(result, alert=primary, heading=heading)
+        blocks, text = render_triage(
+            result,
+            alert=primary,
+            heading=heading,
+            facts=facts,
+            changes=context.deploys,
+            changes_window_h=self.store.deploy_window.total_seconds() / 3600,
+        )
         ts = await self.replier.ensure(
             job.id,
             f"analysis:{incident.id}",

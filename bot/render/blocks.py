@@ -25,8 +25,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
-from bot.models import Alert, AlertRecord, TriageResult
+from bot.models import Alert, AlertRecord, Deploy, TriageResult
 from bot.text import CONTROL, INVISIBLE, clean_text
+from bot.triage.rollback import rollback_note
 
 Block = dict[str, Any]
 Blocks = list[Block]
@@ -462,10 +463,41 @@ def _fallback(*parts: str) -> str:
 # --------------------------------------------------------------------------- replies
 
 
+def _deploy_line(deploy: Deploy) -> str:
+    when = deploy.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    change = f"{deploy.previous_version or '?'} → {deploy.version}"
+    how = f" ({deploy.strategy})" if deploy.strategy else ""
+    return escape_mrkdwn(
+        f"{when} · {deploy.service} {change} · {deploy.environment} · by {deploy.actor}{how}"
+    )
+
+
+def what_changed(deploys: Sequence[Deploy], service: str | None, window_h: float) -> Block:
+    """Deploys to the affected service in the window, newest first: who changed what, when."""
+    if deploys:
+        lines = [f"• {_deploy_line(d)}" for d in deploys[:5]]
+        if len(deploys) > 5:
+            lines.append(f"…and {len(deploys) - 5} earlier")
+        body = "\n".join(lines)
+    else:
+        name = escape_mrkdwn(service or "this service")
+        body = f"_No deploy of {name} recorded in the last {window_h:g} h (via /hooks/deploy)._"
+    return section(f"*What changed*\n{body}")
+
+
 def render_triage(
-    result: TriageResult, *, alert: Alert | None = None, heading: str | None = None
+    result: TriageResult,
+    *,
+    alert: Alert | None = None,
+    heading: str | None = None,
+    facts: Sequence[str] = (),
+    changes: Sequence[Deploy] | None = None,
+    changes_window_h: float = 24.0,
 ) -> tuple[Blocks, str]:
-    """The wizard's five-part answer as blocks, and a short plain-text fallback."""
+    """The wizard's five-part answer as blocks, and a short plain-text fallback.
+
+    `facts` are trusted one-liners (market session, freeze, owner/impact) shown under the
+    header; `changes` the deploy history that fed the rollback plan ("what changed")."""
     answer = result.answer
     if heading:
         title = heading
@@ -477,6 +509,8 @@ def render_triage(
         header(f"🧙 {title}"),
         context(_alert_facts(alert, answer.confidence), _alert_links(alert)),
     ]
+    if facts:
+        blocks.append(context(*[escape_mrkdwn(f) for f in facts]))
     if result.fallback:
         reason = _cut(
             escape_mrkdwn(result.fallback_reason or "no reason recorded").strip(), MAX_META
@@ -493,11 +527,26 @@ def render_triage(
     blocks.append(_part("Implementation plan", _bullets(answer.implementation_plan, numbered=True)))
     blocks.append(_part("Monitoring strategy", _bullets(answer.monitoring_strategy)))
     blocks.append(_part("Risk mitigation", _bullets(answer.risk_mitigation)))
+    if changes is not None:
+        blocks.append(what_changed(changes, alert.service if alert else None, changes_window_h))
     plan = answer.rollback
+    meta = [f"strategy {_code(plan.strategy)}"] if plan.strategy != "unknown" else []
+    if plan.deploy is not None:
+        meta.append("suspect deploy: " + _deploy_line(plan.deploy))
+    if plan.blast_radius:
+        meta.append("blast radius: " + _cut(escape_mrkdwn(plan.blast_radius), MAX_ITEM))
+    note = rollback_note(plan)
     blocks.append(
         section(
             f"*Rollback plan* — target: {rollback_target(result)}\n"
-            f"*Steps:*\n{_bullets(plan.steps, numbered=True)}\n"
+            + ("".join(f"{m}\n" for m in meta))
+            + (f"_{escape_mrkdwn(note)}_\n" if note else "")
+            + (
+                f"*Preconditions:*\n{_bullets(plan.preconditions)}\n"
+                if any(p.strip() for p in plan.preconditions)
+                else ""
+            )
+            + f"*Steps:*\n{_bullets(plan.steps, numbered=True)}\n"
             f"*Verification:*\n{_bullets(plan.verification)}\n"
             f"*Abort criteria:*\n{_bullets(plan.abort_criteria)}"
         )

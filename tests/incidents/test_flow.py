@@ -27,6 +27,7 @@ from bot.render.incident import (
 )
 from bot.slack.sandbox import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
+from tests.fakes.alertmanager_api import FakeAlertmanager
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.harness import ALERT_CHANNEL, Bot, blocks_text, settings_for, start_bot, stop_bot
 
@@ -322,3 +323,44 @@ async def test_only_privileged_responders_change_incidents_when_configured(
     await bot.settle()
     assert await bot.runtime.incidents.open_incidents() == []
     assert len(bot.slot_messages(ALERT_CHANNEL, ts, "resolved:")) == 1
+
+
+async def test_silence_button_creates_alertmanager_silences_once(make_bot: Any) -> None:
+    async with FakeAlertmanager() as alertmanager:
+        bot: Bot = await make_bot(
+            ALERTMANAGER_URL=alertmanager.base_url, WIZARD_WEBHOOK_CHANNEL=ALERT_CHANNEL
+        )
+        firing = [
+            ("PTPClockOffsetHigh", "ogw-1", "firing", "warning"),
+            ("PTPClockOffsetHigh", "ogw-2", "firing", "warning"),
+        ]
+        await bot.hook("/hooks/alertmanager", am_webhook(firing))
+        await bot.settle()
+        assert bot.runtime.incidents is not None
+        (incident,) = await bot.runtime.incidents.open_incidents()
+        root = bot.sandbox.messages(ALERT_CHANNEL)[0]
+        buttons = [e["action_id"] for e in root["blocks"][-1]["elements"]]
+        assert ACTION_SILENCE in buttons
+        status, _ = await bot.click(ACTION_SILENCE, incident.id, user="U0ONCALL")
+        assert status == 200
+        await bot.settle()
+        silences = list(alertmanager.silences.values())
+        assert len(silences) == 2  # one per alert (instance), not one per click or label set
+        matchers = [{m["name"]: m["value"] for m in s["matchers"]} for s in silences]
+        assert {m["instance"] for m in matchers} == {"ogw-1", "ogw-2"}
+        assert all(m["alertname"] == "PTPClockOffsetHigh" for m in matchers)
+        assert all(s["createdBy"] == "slack:U0ONCALL" for s in silences)
+        assert all(incident.id in s["comment"] for s in silences)
+        note = bot.slot_messages(ALERT_CHANNEL, root["ts"], "note")
+        assert len(note) == 1 and "silenced" in blocks_text(note[0])
+        assert "silenced by <@U0ONCALL>" in blocks_text(bot.sandbox.messages(ALERT_CHANNEL)[0])
+        record = next(
+            r for r in await bot.runtime.audit.records() if r["kind"] == "incident_action"
+        )
+        assert record["outcome"] == "done"
+        assert set(record["detail"].split(", ")) == set(alertmanager.silences)
+
+        alertmanager.fail(500, "cluster unavailable")
+        _, rid = await bot.click(ACTION_SILENCE, incident.id, user="U0ONCALL")
+        await bot.settle()
+        assert "refused the silence" in json.dumps(bot.sandbox.responses[rid])
