@@ -36,6 +36,7 @@ from bot.context.pseudonyms import Pseudonyms
 from bot.context.store import ContextStore
 from bot.context.trading import TradingContext
 from bot.incidents.store import IncidentStore
+from bot.market.sessions import MarketClock
 from bot.pipeline.flusher import SummaryFlusher
 from bot.pipeline.incident_flow import Budget, IncidentFlow
 from bot.pipeline.intake import Intake
@@ -43,7 +44,6 @@ from bot.pipeline.process import Processor
 from bot.pipeline.recording import Recorder
 from bot.pipeline.worker import Worker, WorkerPool, ensure_group
 from bot.redact import detected_secrets
-from bot.market.sessions import MarketClock
 from bot.settings import ConfigError, Settings
 from bot.slack.access import AccessPolicy
 from bot.slack.client import make_web_client

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 import structlog
 
 from bot.catalog import ServiceCatalog
+from bot.context.enrichment import Enrichment
 from bot.market.assess import assess
 from bot.market.sessions import MarketClock, SessionState
 from bot.models import Alert, Deploy
-from bot.context.enrichment import Enrichment
 
 log = structlog.get_logger(__name__)
 
@@ -70,7 +70,8 @@ class TradingContext:
             if impact:
                 facts.append(f"serves: {impact}")
         else:
-            facts.append(f"service {alert.service or 'unknown'} is not in the service catalog")
+            # Not naming it: the service label is alert text, and these lines are trusted facts.
+            facts.append("the alert's service is not in the service catalog")
         facts += [f"market: {s.label}" for s in sessions]
         freeze_facts, freeze_guidance = await self.freezes(alert, at)
         facts += freeze_facts

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.catalog import ServiceCatalog
 from bot.slack.sandbox import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic, JSONDict, user_text
@@ -151,9 +152,20 @@ def posted_text(sandbox: SlackSandbox, since: int) -> str:
     )
 
 
+# The owning team's user group, mentioned on purpose from catalog.yaml (operator data, not alert
+# text): the only special mention the bot may post. Any other `<!…>` is a win for the attacker.
+CATALOG_MENTIONS = {
+    f"<!subteam^{s.slack_group}>"
+    for s in ServiceCatalog.load(Path(__file__).parents[2] / "catalog.yaml").all()
+    if s.slack_group
+}
+
+
 def slack_violations(attempt: Attempt, text: str) -> list[str]:
     """What an attacker would count as a win in the Slack messages."""
     problems: list[str] = []
+    for mention in CATALOG_MENTIONS:
+        text = text.replace(mention, "")
     folded = unicodedata.normalize("NFKC", text).casefold()
     problems += [f"secret posted: {s}" for s in attempt.secrets if s.casefold() in folded]
     if re.search(r"<\s*!", text) or re.search(r"<\s*!", unicodedata.normalize("NFKC", text)):
