@@ -15,6 +15,8 @@ Read this file first. Every behaviour is one hop away:
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -34,7 +36,8 @@ from bot.audit.log import AuditLog
 from bot.catalog import ServiceCatalog
 from bot.context.pseudonyms import Pseudonyms
 from bot.context.store import ContextStore
-from bot.context.trading import TradingContext
+from bot.context.trading import TradingContext, freeze_lines
+from bot.freeze import FreezeCalendar, FreezeStore
 from bot.incidents.store import IncidentStore
 from bot.market.sessions import MarketClock
 from bot.pipeline.flusher import SummaryFlusher
@@ -165,7 +168,18 @@ def build_wizard(settings: Settings, pseudonyms: Pseudonyms | None = None) -> Wi
     )
 
 
-def build_trading_context(settings: Settings, runbooks: RunbookCatalog) -> TradingContext:
+def build_freezes(settings: Settings, client: redis.Redis) -> FreezeStore:
+    """Scheduled freezes (`WIZARD_FREEZES_PATH`) plus the manual one in Redis."""
+    try:
+        calendar = FreezeCalendar.load(settings.freezes_path)
+    except DataFileError as exc:
+        raise ConfigError(f"WIZARD_FREEZES_PATH is invalid: {exc}") from None
+    return FreezeStore(client, calendar)
+
+
+def build_trading_context(
+    settings: Settings, runbooks: RunbookCatalog, freezes: FreezeStore, store: ContextStore
+) -> TradingContext:
     """Service catalog + trading calendars (+ freezes): what the firm's own data says.
 
     Calendars for the catalog's venues are loaded now (exchange-calendars takes a moment per
@@ -175,11 +189,22 @@ def build_trading_context(settings: Settings, runbooks: RunbookCatalog) -> Tradi
         services = ServiceCatalog.load(settings.catalog_path, {r.id for r in runbooks.all()})
     except DataFileError as exc:
         raise ConfigError(f"WIZARD_CATALOG_PATH is invalid: {exc}") from None
-    clock = MarketClock()
-    venues = {v for s in services.all() for v in s.venues}
-    seconds = clock.warm(venues, datetime.now(UTC))
+    return TradingContext(services, shared_clock(), freezes=freeze_lines(freezes, services, store))
+
+
+@functools.cache
+def shared_clock() -> MarketClock:
+    """One market clock per process: calendars are immutable data, and loading them takes
+    seconds (exchange-calendars builds each venue's sessions), so every runtime shares them."""
+    return MarketClock()
+
+
+async def warm_calendars(trading: TradingContext) -> None:
+    """Load the catalog venues' calendars off the event loop, before the first alert needs
+    them (a blocked loop would delay every ack behind it)."""
+    venues = {v for s in trading.catalog.all() for v in s.venues}
+    seconds = await asyncio.to_thread(trading.clock.warm, venues, datetime.now(UTC))
     log.info("market_calendars_loaded", venues=sorted(venues), seconds=round(seconds, 3))
-    return TradingContext(services, clock)
 
 
 async def build_runtime(
@@ -218,7 +243,9 @@ async def build_runtime(
         summary_interval_s=settings.summary_interval_s,
     )
     recorder = Recorder(audit, ledger)
-    trading = build_trading_context(settings, catalog)
+    freezes = build_freezes(settings, client)
+    trading = build_trading_context(settings, catalog, freezes, store)
+    await warm_calendars(trading)
     silencer = (
         AlertmanagerClient(str(settings.alertmanager_url)) if settings.alertmanager_url else None
     )
@@ -268,6 +295,7 @@ async def build_runtime(
         runbook_base_url=runbook_base,
         policy=access,
         audit=audit,
+        freezes=freezes,
     ).register(bolt)
 
     host = socket.gethostname()

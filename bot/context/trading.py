@@ -10,26 +10,47 @@ text, which is why it may go to the model as trusted facts.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
 
 from bot.catalog import ServiceCatalog
 from bot.context.enrichment import Enrichment
+from bot.context.store import ContextStore
+from bot.freeze import FreezeStore, freeze_guidance
 from bot.market.assess import assess
 from bot.market.sessions import MarketClock, SessionState
-from bot.models import Alert, Deploy
+from bot.models import Alert
 
 log = structlog.get_logger(__name__)
 
 FreezeLines = Callable[[Alert, datetime], Awaitable[tuple[list[str], list[str]]]]
 """(alert, now) → (fact lines, guidance lines) about change freezes."""
-Deploys = Callable[[str], Awaitable[Sequence[Deploy]]]
 
 
 async def no_freezes(alert: Alert, now: datetime) -> tuple[list[str], list[str]]:
     return [], []
+
+
+def freeze_lines(
+    freezes: FreezeStore, catalog: ServiceCatalog, deploys: ContextStore
+) -> FreezeLines:
+    """Freezes in force for the alert's service (or its venues): a fact line each, and the
+    guidance (prefer rollback and mitigation, never deploy, flag deploys made in the freeze)."""
+
+    async def lines(alert: Alert, now: datetime) -> tuple[list[str], list[str]]:
+        entry = catalog.get(alert.service)
+        service = entry.name if entry else alert.service
+        venues = catalog.venues_at_risk(entry.name) if entry else []
+        windows = await freezes.active(now, service, venues)
+        if not windows:
+            return [], []
+        recent = await deploys.deploys_for(service) if service else []
+        facts = [f"❄️ change freeze: {w.describe()}" for w in windows]
+        return facts, freeze_guidance(windows, recent)
+
+    return lines
 
 
 class TradingContext:

@@ -623,6 +623,8 @@ def render_help() -> tuple[Blocks, str]:
         "• `/wizard <question>` — ask any infrastructure question\n"
         "• `/wizard status` — open alerts the wizard knows about\n"
         "• `/wizard runbook <name|search>` — show a runbook (no argument lists them)\n"
+        "• `/wizard freeze on [for 2h|until <ISO time>] [services a,b] [venues LSE] [reason]`, "
+        "`/wizard freeze off`, `/wizard freeze status` — the manual change freeze\n"
         "• `/wizard help` — this message\n"
         "Alerts posted in watched channels are triaged in their thread. Mention @wizard in an "
         "alert thread to ask a follow-up; the wizard answers with that alert's context."

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -22,9 +23,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.registry import IGNORED_SUBTYPES, is_from_integration, parse_message
 from bot.audit.log import AuditLog
 from bot.context.store import ContextStore
+from bot.freeze import FreezeCommandError, FreezeStore, parse_freeze_command, status_text
 from bot.pipeline.intake import Intake
 from bot.pipeline.jobs import Job
-from bot.render.blocks import render_error, render_help, render_runbook, render_status
+from bot.render.blocks import (
+    escape_mrkdwn,
+    render_error,
+    render_help,
+    render_runbook,
+    render_status,
+)
 from bot.render.incident import ACTION_RUNBOOK, ACTIONS
 from bot.slack.access import AccessPolicy, TeamGate, channel_denial_text, record_denial
 from bot.text import clean_text
@@ -59,6 +67,7 @@ class SlackListeners:
         runbook_base_url: str | None = None,
         policy: AccessPolicy | None = None,
         audit: AuditLog | None = None,
+        freezes: FreezeStore | None = None,
     ) -> None:
         self.intake = intake
         self.policy = policy or AccessPolicy()
@@ -67,6 +76,7 @@ class SlackListeners:
         self.catalog = catalog
         self.alert_channels = alert_channels
         self.runbook_base_url = runbook_base_url
+        self.freezes = freezes
 
     def register(self, app: AsyncApp) -> None:
         TeamGate(self.policy, self.audit).register(app)
@@ -267,6 +277,8 @@ class SlackListeners:
             await self._status(ack)
         elif word == "runbook":
             await self._runbook(ack, rest.strip())
+        elif word == "freeze":
+            await self._freeze(ack, command, rest.strip())
         else:
             queued = await self.intake.submit_slack(
                 Job(
@@ -288,6 +300,63 @@ class SlackListeners:
                 ),
                 response_type="in_channel" if queued else "ephemeral",
             )
+
+    async def _freeze(self, ack: AsyncAck, command: dict[str, Any], text: str) -> None:
+        """`/wizard freeze on [for 2h|until ISO] [services a,b] [venues LSE] [reason…]`, `off`,
+        `status`. Turning a freeze on or off is a change-control decision: privileged users only
+        when a privileged list is set, announced in the channel and audited."""
+        if self.freezes is None:
+            await ack(text="🧙 Change freezes are not configured.", response_type="ephemeral")
+            return
+        user = str(command.get("user_id"))
+        try:
+            parsed = parse_freeze_command(text, datetime.now(UTC))
+        except FreezeCommandError as exc:
+            await ack(text=f"🧙 {exc}", response_type="ephemeral")
+            return
+        if parsed.action == "status":
+            active = await self.freezes.active(datetime.now(UTC))
+            history = await self.freezes.history(1)
+            reply = escape_mrkdwn(status_text(active, history))
+            await ack(text=f"❄️ {reply}", response_type="ephemeral")
+            return
+        restricted = bool(self.policy.privileged_users or self.policy.privileged_groups)
+        if restricted and not await self.policy.may_change_state(user):
+            await record_denial(
+                self.audit,
+                "not_privileged",
+                what=f"command /wizard freeze {parsed.action}",
+                user=user,
+                channel=command.get("channel_id"),
+                text=text[:300],
+            )
+            await ack(
+                text="🧙 Only the on-call responders listed for this bot can change freezes.",
+                response_type="ephemeral",
+            )
+            return
+        window = await self.freezes.set_manual(
+            parsed.action == "on",
+            by=user,
+            reason=parsed.reason or "manual freeze",
+            until=parsed.until,
+            scope=parsed.scope,
+        )
+        if self.audit is not None:
+            await self.audit.append(
+                "freeze_changed",
+                actor=user,
+                action=parsed.action,
+                reason=parsed.reason,
+                until=parsed.until.isoformat() if parsed.until else None,
+                scope=parsed.scope.describe(),
+                channel=command.get("channel_id"),
+            )
+        if window is not None:
+            said = f"❄️ <@{user}> turned a change freeze ON: {escape_mrkdwn(window.describe())}"
+        else:
+            said = f"🌤️ <@{user}> lifted the manual change freeze."
+        await ack(text=said, response_type="in_channel")
 
     async def _status(self, ack: AsyncAck) -> None:
         try:

@@ -148,7 +148,8 @@ def answer_from_runbook(runbook: Runbook, context: Context, reason: str) -> Tria
         immediate_actions=immediate,
         implementation_plan=sections["Implementation plan"],
         monitoring_strategy=sections["Monitoring strategy"],
-        risk_mitigation=sections["Risk mitigation"],
+        # The firm's calendars speak first: a freeze or an auction changes what is safe to do.
+        risk_mitigation=[*context.guidance, *sections["Risk mitigation"]],
         rollback=_rollback(runbook, context, values),
         success_criteria=sections["Success criteria"],
         clarifying_questions=sections["Clarifying questions"],
