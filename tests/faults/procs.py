@@ -46,9 +46,11 @@ def free_port() -> int:
 
 
 def alert_message(n: int) -> dict[str, Any]:
-    """The bundled Alertmanager Slack post, made distinct per `n` (name and instance), so every
-    alert in a storm is its own alert with its own fingerprint, as in a real incident."""
+    """The bundled Alertmanager Slack post, made distinct per `n` (name, instance and service),
+    so every alert is its own incident (its own thread, summary and analysis): the faults are
+    about each alert being answered exactly once, not about grouping."""
     text = _ALERT_TEMPLATE.replace("OrderGatewayLatencyHigh", f"OrderGatewayLatencyHigh{n}")
+    text = text.replace("order-gateway", f"order-gateway-{n}")
     return dict(json.loads(text.replace("ogw-2:9102", f"ogw-{n}:9102")))
 
 
@@ -81,6 +83,7 @@ def bot_env(
         WIZARD_RECLAIM_IDLE_S=str(reclaim_idle_s),
         WIZARD_WORKERS=str(workers),
         WIZARD_LOG_LEVEL="INFO",
+        WIZARD_SUMMARY_INTERVAL_S="0.2",  # summary-card refreshes follow quickly in tests
     )
     if llm_url is not None:
         env.update(ANTHROPIC_API_KEY="sk-ant-faults-not-a-real-key", ANTHROPIC_BASE_URL=llm_url)
@@ -289,6 +292,11 @@ def bot_replies(sandbox: SlackSandbox, channel: str, ts: str) -> list[dict[str, 
         for m in sandbox.replies(channel, ts)
         if m["ts"] != ts and m.get("user") == sandbox.bot_user_id
     ]
+
+
+def finals(sandbox: SlackSandbox, channel: str, ts: str) -> list[dict[str, Any]]:
+    """The finished analyses in the thread (the incident summary card is not one)."""
+    return [m for m in bot_replies(sandbox, channel, ts) if is_final(m)]
 
 
 def is_final(message: dict[str, Any]) -> bool:

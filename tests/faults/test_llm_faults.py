@@ -33,6 +33,7 @@ from tests.faults.procs import (
     alert_message,
     bot_env,
     bot_replies,
+    finals,
     is_final,
     running_bots,
     wait_until,
@@ -141,7 +142,7 @@ async def test_model_fault_gets_runbook_fallback_in_time_then_model_again(
     finally:
         world.llm.reset()
     attempts = world.llm.calls - calls_before
-    answer = bot_replies(world.sandbox, ALERT_CHANNEL, ts)
+    answer = finals(world.sandbox, ALERT_CHANNEL, ts)
     assert len(answer) == 1
     assert "Runbook fallback" in json.dumps(answer[0]["blocks"]), answer[0]
     audit = await world.audit_for(ts)
@@ -151,7 +152,7 @@ async def test_model_fault_gets_runbook_fallback_in_time_then_model_again(
 
     # the fake recovers: the next alert is answered by the model, not the runbook
     ts, model_s = await world.alert()
-    answer = bot_replies(world.sandbox, ALERT_CHANNEL, ts)
+    answer = finals(world.sandbox, ALERT_CHANNEL, ts)
     assert len(answer) == 1
     assert "fake model answer" in json.dumps(answer[0]["blocks"]), answer[0]
     assert (await world.audit_for(ts))["fallback"] is False
