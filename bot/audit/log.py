@@ -46,6 +46,10 @@ def chain_hash(prev_hash: str, body: str) -> str:
     return hashlib.sha256((prev_hash + "\n" + body).encode()).hexdigest()
 
 
+ONCE_TTL_S = 30 * 24 * 3600
+"""How long "this job's record of this kind exists" is remembered (reclaims happen in minutes)."""
+
+
 class AuditLog:
     """Appends hash-chained records (and mirrors them to a file); reads and verifies them."""
 
@@ -57,6 +61,22 @@ class AuditLog:
 
     async def append(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Append one record of `kind`; returns it with `prev_hash`, `hash` and stream `id`."""
+        result = await self._append(kind, None, fields)
+        assert result is not None
+        return result
+
+    async def append_once(self, once_key: str, kind: str, **fields: Any) -> dict[str, Any] | None:
+        """Append unless a record was already appended under `once_key` (None then).
+
+        The check and the append are one Redis transaction (the key is WATCHed with the chain
+        head), so two runs of the same job — a lease lost in a Redis outage, or a retried EXEC —
+        still leave exactly one record.
+        """
+        return await self._append(kind, once_key, fields)
+
+    async def _append(
+        self, kind: str, once_key: str | None, fields: dict[str, Any]
+    ) -> dict[str, Any] | None:
         reserved = CHAIN_FIELDS.intersection(fields)
         if reserved:
             raise ValueError(f"audit fields {sorted(reserved)} are reserved for the chain")
@@ -66,24 +86,33 @@ class AuditLog:
                 json.loads(canonical({"kind": kind, "at": now.isoformat(), "v": 1, **fields})),
                 thorough=True,
             )
-            result = await self._append_redis(record)
+            result = await self._append_redis(record, once_key)
+            if result is None:
+                log.info("audit_already_appended", kind=kind, once_key=once_key)
+                return None
             if self.mirror_dir is not None:
                 await self._mirror(result, now)
         log.info("audit_appended", kind=kind, audit_id=result["id"], hash=result["hash"][:16])
         return result
 
-    async def _append_redis(self, record: dict[str, Any]) -> dict[str, Any]:
+    async def _append_redis(
+        self, record: dict[str, Any], once_key: str | None = None
+    ) -> dict[str, Any] | None:
         body = canonical(record)
         for _ in range(50):
             async with self.redis.pipeline(transaction=True) as pipe:
                 try:
-                    await pipe.watch(keys.AUDIT_HEAD)
+                    await pipe.watch(keys.AUDIT_HEAD, *([once_key] if once_key else []))
+                    if once_key and await pipe.exists(once_key):
+                        return None
                     prev = await pipe.get(keys.AUDIT_HEAD) or GENESIS
                     digest = chain_hash(prev, body)
                     pipe.multi()
                     pipe.xadd(keys.AUDIT_STREAM, {"record": body, "prev": prev, "hash": digest})
                     pipe.set(keys.AUDIT_HEAD, digest)
-                    stream_id, _ = await pipe.execute()
+                    if once_key:
+                        pipe.set(once_key, digest, ex=ONCE_TTL_S)
+                    stream_id, *_ = await pipe.execute()
                 except WatchError:
                     continue
             return {**record, "prev_hash": prev, "hash": digest, "id": stream_id}

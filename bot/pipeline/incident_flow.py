@@ -116,6 +116,9 @@ class IncidentFlow:
                 group, channel=channel, thread_ts=thread_ts or "", job_id=job.id
             )
             incident = attached.incident
+            structlog.contextvars.bind_contextvars(
+                incident_id=incident.id, thread=f"{incident.channel}:{incident.thread_ts}"
+            )
             if attached.change == "opened" or incident.summary_ts is None:
                 incident = await self._post_summary(job, incident, thread_ts)
             for alert in group:
@@ -380,6 +383,7 @@ class IncidentFlow:
         """A button click, durable like any job: apply it once, note it, audit who and when."""
         incident = await self.incidents.get(job.incident_id or "")
         user = job.user or "unknown"
+        structlog.contextvars.bind_contextvars(incident_id=job.incident_id)
         if incident is None:
             await self._tell(job, f"I no longer know incident {job.incident_id}.")
             return

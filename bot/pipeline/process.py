@@ -75,7 +75,7 @@ class Processor:
             elif job.kind == "action":
                 await self.flow.action(job)
         finally:
-            structlog.contextvars.unbind_contextvars("job_id", "event_id")
+            structlog.contextvars.unbind_contextvars("job_id", "event_id", "incident_id", "thread")
 
     # --- alerts -----------------------------------------------------------------------------
     async def _alert_message(self, job: Job) -> None:
@@ -111,14 +111,22 @@ class Processor:
             # A reply after the incident ended is "what fixed it": remembered for next time.
             await self.flow.fix_note(job, incident, job.text)
         turns = await self.store.turns(job.channel, job.thread_ts)
-        context = await self.store.build_context(info.alert) if info and info.alert else None
+        context = None
+        facts: list[str] = []
+        if info and info.alert:
+            # The same firm facts as the triage (session state, freeze, owner), now, not then.
+            enrichment = await self.flow.enricher(info.alert)
+            facts = enrichment.facts
+            context = (await self.store.build_context(info.alert)).model_copy(
+                update={"operator_facts": enrichment.facts, "guidance": enrichment.guidance}
+            )
         blocks, text = render_placeholder(None, note="thinking about your question")
         await self.replier.ensure(
             job.id, "reply", channel=job.channel, thread_ts=job.thread_ts, blocks=blocks, text=text
         )
         result = await self.wizard.followup(job.text, turns, context)
         blocks, text = render_triage(
-            result, alert=info.alert if info else None, heading="Follow-up"
+            result, alert=info.alert if info else None, heading="Follow-up", facts=facts
         )
         await self.replier.ensure(
             job.id, "reply", channel=job.channel, thread_ts=job.thread_ts, blocks=blocks, text=text

@@ -12,6 +12,7 @@ from bot.audit.log import AuditLog, money
 from bot.context.store import Turn
 from bot.models import TriageResult
 from bot.pipeline.jobs import Job
+from bot.store import keys
 from bot.store.ledger import JobLedger
 
 
@@ -26,8 +27,11 @@ class Recorder:
         """One audit record per job and kind, even when a reclaimed job runs again."""
         if (await self.ledger.get(job.id)).get(f"audited_{kind}"):
             return None
-        record = await self.audit.append(kind, job_id=job.id, **fields)
-        await self.ledger.set(job.id, **{f"audited_{kind}": record["id"]})
+        record = await self.audit.append_once(
+            keys.audited(job.id, kind), kind, job_id=job.id, **fields
+        )
+        if record is not None:
+            await self.ledger.set(job.id, **{f"audited_{kind}": record["id"]})
         return record
 
     async def answer(

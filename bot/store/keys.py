@@ -20,6 +20,7 @@ README "Redis key schema"):
 | `wizard:turns:{channel}:{thread_ts}` | list JSON turns | thread memory (question/answer) | last 50, 30 d |
 | `wizard:audit` | stream | append-only audit records (hash-chained) | never trimmed |
 | `wizard:audit:head` | string | hash of the last audit record | — |
+| `wizard:audited:{job_id}:{kind}` | string | this job's audit record of this kind exists (one per job, even when two workers ran it) | 30 d |
 | `wizard:worker:{name}` | string | worker heartbeat | 30 s |
 | `wizard:pseudonyms` | hash token → trading identifier | reversible pseudonyms (never in prompts/logs) | 90 d |
 | `wizard:pseudonym:key` | string | HMAC key that makes pseudonyms stable | — |
@@ -149,3 +150,7 @@ def llm_budget_incident(incident_id: str) -> str:
 
 def llm_budget_hour(bucket: str) -> str:
     return f"{PREFIX}:llm:hour:{bucket}"
+
+
+def audited(job_id: str, kind: str) -> str:
+    return f"{PREFIX}:audited:{job_id}:{kind}"

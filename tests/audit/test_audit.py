@@ -159,3 +159,20 @@ async def test_partial_trailing_line_is_tolerated(
     assert [r["n"] for r in read.records] == [1, 2]
     assert read.torn == [f"{path.name}:2"] and read.partial_tail is None
     assert read.records == await AuditLog(redis_client).records()
+
+
+async def test_append_once_leaves_one_record_when_two_runs_race(redis_client: redis.Redis) -> None:
+    """Two workers running the same job (a lease lost in a Redis outage) both try to audit it:
+    the check and the append are one transaction, so exactly one record is written."""
+    audit = AuditLog(redis_client)
+    await audit.append("other", n=0)
+    once = keys.audited("msg:C1:1.1", "triage")
+    results = await asyncio.gather(
+        *(audit.append_once(once, "triage", job_id="msg:C1:1.1", run=n) for n in range(6))
+    )
+    written = [r for r in results if r is not None]
+    assert len(written) == 1
+    records = await audit.records()
+    assert [r["kind"] for r in records] == ["other", "triage"]
+    assert await audit.verify() == (2, None)
+    assert await audit.append_once(once, "triage", job_id="msg:C1:1.1") is None
