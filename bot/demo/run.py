@@ -105,12 +105,16 @@ class DemoClient:
 
 
 async def _drain(runtime: Runtime, timeout: float) -> bool:
-    """Wait until every queued job has been delivered and acked."""
+    """Wait until every queued job has been delivered and acked, and every incident summary
+    card shows its latest state."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         groups = await runtime.redis.xinfo_groups(keys.JOBS_STREAM)
         group = next((g for g in groups if g["name"] == keys.JOBS_GROUP), None)
-        if group and group["pending"] == 0 and not group.get("lag"):
+        flusher = runtime.flusher
+        summaries = await runtime.incidents.pending_summaries() if runtime.incidents else 0
+        busy = summaries or (flusher is not None and flusher.in_flight)
+        if group and group["pending"] == 0 and not group.get("lag") and not busy:
             return True
         await asyncio.sleep(0.1)
     return False
@@ -155,6 +159,7 @@ async def run_demo(settings: Settings, *, show_logs: bool = False) -> int:
             "redis_url": None,
             "data_dir": data_dir,
             "hook_token": SecretStr(hook_token),
+            "summary_interval_s": 0.3,  # show the summary cards' final state without waiting
         }
     )
     sandbox_token = "xoxb-demo-local-sandbox"  # noqa: S105 - the sandbox accepts any xoxb-

@@ -120,7 +120,7 @@ class IncidentFlow:
                 incident_id=incident.id, thread=f"{incident.channel}:{incident.thread_ts}"
             )
             if attached.change == "opened" or incident.summary_ts is None:
-                incident = await self._post_summary(job, incident, thread_ts)
+                incident = await self._post_summary(job, incident, thread_ts, group)
             for alert in group:
                 await self.store.record_alert(
                     alert, channel=incident.channel, thread_ts=incident.thread_ts
@@ -146,8 +146,10 @@ class IncidentFlow:
                 await self.resolved(job, incident, by=None)
             await self.incidents.mark_dirty(incident.id)
 
-    async def _post_summary(self, job: Job, incident: Incident, thread_ts: str | None) -> Incident:
-        blocks, text = await self.render(incident)
+    async def _post_summary(
+        self, job: Job, incident: Incident, thread_ts: str | None, group: list[Alert]
+    ) -> Incident:
+        blocks, text = await self.render(incident, group)
         if thread_ts:
             ts = await self.replier.ensure(
                 job.id,
@@ -177,9 +179,12 @@ class IncidentFlow:
         await self.incidents.rendered(incident.id)
         return updated or incident
 
-    async def render(self, incident: Incident) -> tuple[list[dict[str, Any]], str]:
-        """The summary card with the firm's facts and the last similar incident."""
-        primary = await self._primary(incident, [])
+    async def render(
+        self, incident: Incident, group: list[Alert] | None = None
+    ) -> tuple[list[dict[str, Any]], str]:
+        """The summary card with the firm's facts and the last similar incident. `group` is the
+        job's own alerts (the store may not have them yet when the incident opens)."""
+        primary = await self._primary(incident, group or [])
         enrichment = await self.enricher(primary) if primary else Enrichment()
         memory = await self.incidents.past_outcomes(
             services=incident.services,
