@@ -296,6 +296,7 @@ async def build_runtime(
         policy=access,
         audit=audit,
         freezes=freezes,
+        incidents=incidents,
     ).register(bolt)
 
     host = socket.gethostname()

@@ -316,6 +316,7 @@ async def test_wizard_subcommands(bot: Bot, llm: FakeAnthropic) -> None:
     await bot.drain()
     status = await bot.command("status")
     assert "OrderGatewayLatencyHigh" in json.dumps(status)
+    assert "1 open incident" in json.dumps(status) and "INC-1" in json.dumps(status)
 
     runbook = await bot.command("runbook kafka")
     assert "kafka" in json.dumps(runbook).lower()

@@ -150,26 +150,13 @@ class IncidentFlow:
         self, job: Job, incident: Incident, thread_ts: str | None, group: list[Alert]
     ) -> Incident:
         blocks, text = await self.render(incident, group)
-        if thread_ts:
-            ts = await self.replier.ensure(
-                job.id,
-                f"summary:{incident.id}",
-                channel=incident.channel,
-                thread_ts=thread_ts,
-                blocks=blocks,
-                text=text,
-            )
-            root = thread_ts
-        else:  # webhook: the summary card is the thread's root message
-            ts = await self.replier.ensure(
-                job.id,
-                f"root:{incident.id}",
-                channel=incident.channel,
-                thread_ts=None,
-                blocks=blocks,
-                text=text,
-            )
-            root = ts
+        # A posted alert's thread gets the card as a reply; a webhook incident has no message
+        # yet, so the card becomes the thread's root.
+        slot = f"summary:{incident.id}" if thread_ts else f"root:{incident.id}"
+        ts = await self.replier.ensure(
+            job.id, slot, channel=incident.channel, thread_ts=thread_ts, blocks=blocks, text=text
+        )
+        root = thread_ts or ts
 
         def placed(i: Incident) -> None:
             i.summary_ts = ts

@@ -651,10 +651,13 @@ def thread_url(channel: str, thread_ts: str) -> str:
     )
 
 
-def render_status(records: list[AlertRecord], *, now: datetime | None = None) -> tuple[Blocks, str]:
-    """`/wizard status`: open alerts, most severe first, at most 20 lines."""
+def render_status(
+    records: list[AlertRecord], *, now: datetime | None = None, incidents: Blocks | None = None
+) -> tuple[Blocks, str]:
+    """`/wizard status`: open incidents (`incidents`, pre-rendered), then open alerts, most
+    severe first, at most 20 lines."""
     if not records:
-        return fit_blocks([section("No open alerts 🎉")]), "No open alerts 🎉"
+        return fit_blocks([*(incidents or []), section("No open alerts 🎉")]), "No open alerts 🎉"
     current = now or datetime.now(UTC)
     if current.tzinfo is None:
         current = current.replace(tzinfo=UTC)
@@ -683,7 +686,7 @@ def render_status(records: list[AlertRecord], *, now: datetime | None = None) ->
     if len(ordered) > MAX_STATUS_LINES:
         lines.append(f"…and {len(ordered) - MAX_STATUS_LINES} more")
     count = f"{len(records)} open alert{'' if len(records) == 1 else 's'}"
-    blocks = [header(f"🧙 {count}"), section("\n".join(lines))]
+    blocks = [header(f"🧙 {count}"), *(incidents or []), section("\n".join(lines))]
     return fit_blocks(blocks), count
 
 

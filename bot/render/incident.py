@@ -22,7 +22,9 @@ from bot.render.blocks import (
     escape_mrkdwn,
     fit_blocks,
     header,
+    link,
     section,
+    thread_url,
 )
 
 ACTION_ACK = "wizard_ack"
@@ -221,3 +223,22 @@ def render_incident_resolved(incident: Incident, by: str | None) -> tuple[Blocks
 def render_action_note(text: str) -> tuple[Blocks, str]:
     """A short thread note recording a human decision (ack, silence …)."""
     return fit_blocks([context(text)]), _fallback(text)
+
+
+def incidents_section(incidents: Sequence[Incident], *, now: datetime | None = None) -> Blocks:
+    """Open incidents for `/wizard status`, worst first: id, title, firing, state, age, thread."""
+    if not incidents:
+        return []
+    now = now or datetime.now(UTC)
+    ordered = sorted(incidents, key=lambda i: (SEVERITY_RANK.get(i.severity, 9), i.opened_at))
+    lines = []
+    for incident in ordered[: MAX_LISTED * 2]:
+        where = link(thread_url(incident.channel, incident.thread_ts), "thread")
+        lines.append(
+            f"{_STATE_ICON[incident.state]} *{escape_mrkdwn(incident.id)}* "
+            + escape_mrkdwn(_cut(incident.title, 120, markup=False))
+            + f" — {len(incident.firing)} firing · {incident.state} · "
+            f"open {_since(incident.opened_at, now)} · {where}"
+        )
+    count = f"{len(incidents)} open incident{'' if len(incidents) == 1 else 's'}"
+    return [section(f"*{count}*\n" + "\n".join(lines))]

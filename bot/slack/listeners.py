@@ -24,6 +24,7 @@ from bot.alerts.registry import IGNORED_SUBTYPES, is_from_integration, parse_mes
 from bot.audit.log import AuditLog
 from bot.context.store import ContextStore
 from bot.freeze import FreezeCommandError, FreezeStore, parse_freeze_command, status_text
+from bot.incidents.store import IncidentStore
 from bot.pipeline.intake import Intake
 from bot.pipeline.jobs import Job
 from bot.render.blocks import (
@@ -33,7 +34,7 @@ from bot.render.blocks import (
     render_runbook,
     render_status,
 )
-from bot.render.incident import ACTION_RUNBOOK, ACTIONS
+from bot.render.incident import ACTION_RUNBOOK, ACTIONS, incidents_section
 from bot.slack.access import AccessPolicy, TeamGate, channel_denial_text, record_denial
 from bot.text import clean_text
 from bot.triage.runbooks import RunbookCatalog
@@ -68,6 +69,7 @@ class SlackListeners:
         policy: AccessPolicy | None = None,
         audit: AuditLog | None = None,
         freezes: FreezeStore | None = None,
+        incidents: IncidentStore | None = None,
     ) -> None:
         self.intake = intake
         self.policy = policy or AccessPolicy()
@@ -77,6 +79,7 @@ class SlackListeners:
         self.alert_channels = alert_channels
         self.runbook_base_url = runbook_base_url
         self.freezes = freezes
+        self.incidents = incidents
 
     def register(self, app: AsyncApp) -> None:
         TeamGate(self.policy, self.audit).register(app)
@@ -362,11 +365,12 @@ class SlackListeners:
         try:
             async with asyncio.timeout(2.0):
                 records = await self.store.open_alerts()
+                open_incidents = await self.incidents.open_incidents() if self.incidents else []
         except Exception:
             log.exception("status_failed")
             blocks, text = render_error("I could not read alert state from Redis just now.")
         else:
-            blocks, text = render_status(records)
+            blocks, text = render_status(records, incidents=incidents_section(open_incidents))
         await ack(blocks=blocks, text=text, response_type="ephemeral")
 
     async def _runbook(self, ack: AsyncAck, query: str) -> None:
