@@ -70,6 +70,7 @@ def configure(extra_patterns: Iterable[str] = ()) -> None:
     """Add firm-specific identifier patterns (regexes) on top of the defaults."""
     _extra_patterns.clear()
     _extra_patterns.extend(("custom", re.compile(p)) for p in extra_patterns)
+    _redact_cached.cache_clear()
 
 
 # Cheap literal pre-checks (on the lower-cased text): a pattern only runs when one of its
@@ -106,9 +107,18 @@ def _mask(kind: str) -> str:
 
 def redact(text: str, *, trading: bool = True) -> str:
     """Mask secrets (always) and trading identifiers (unless `trading=False`: the Slack reply,
-    where pseudonyms are re-hydrated for the humans); idempotent and safe on any string."""
+    where pseudonyms are re-hydrated for the humans); idempotent and safe on any string.
+
+    Results are cached: every reply, prompt and audit record is walked string by string, and
+    most strings repeat (block types, runbook lines, the persona), which made redaction the
+    largest CPU cost of a job in a storm."""
     if not text:
         return text
+    return _redact_cached(text, trading)
+
+
+@functools.lru_cache(maxsize=16384)
+def _redact_cached(text: str, trading: bool) -> str:
     lowered = text.lower()
     for kind, pattern in _SECRET_PATTERNS:
         if not _wanted(kind, lowered):
