@@ -265,7 +265,7 @@ def test_rendered_http_deployment() -> None:
     assert all(e.get("value") != "" for e in env.values())  # "" would be a (bad) value
     settings = _settings_from(container)
     settings.require_slack(socket_mode=False)
-    assert settings.data_dir == Path("/data") and settings.workers == 4
+    assert settings.data_dir == Path("/data") and settings.workers == 16
 
 
 def test_rendered_socket_mode_with_metrics_files_and_external_redis() -> None:

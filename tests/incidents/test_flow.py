@@ -107,7 +107,7 @@ async def test_storm_of_1000_alerts_makes_20_threads_and_at_most_20_model_calls(
     make_bot: Any, llm: FakeAnthropic, record_property: Any
 ) -> None:
     bot: Bot = await make_bot(
-        WIZARD_WORKERS=4, WIZARD_SUMMARY_INTERVAL_S=2.0, WIZARD_SUMMARY_UPDATES_PER_MIN=120
+        WIZARD_WORKERS=16, WIZARD_SUMMARY_INTERVAL_S=2.0, WIZARD_SUMMARY_UPDATES_PER_MIN=120
     )
     messages = [
         bot.sandbox.inject_message(
@@ -364,3 +364,25 @@ async def test_silence_button_creates_alertmanager_silences_once(make_bot: Any) 
         _, rid = await bot.click(ACTION_SILENCE, incident.id, user="U0ONCALL")
         await bot.settle()
         assert "refused the silence" in json.dumps(bot.sandbox.responses[rid])
+
+
+async def test_alerts_arriving_while_the_card_is_posted_do_not_open_threads(
+    make_bot: Any, llm: FakeAnthropic
+) -> None:
+    """Slack is slow to accept the summary card; the group's next alerts are processed
+    meanwhile. They count into the incident, and post nothing in their own threads."""
+    bot: Bot = await make_bot(WIZARD_WORKERS=8)
+    bot.sandbox.delay("chat.postMessage", 0.5)
+    messages = [
+        bot.sandbox.inject_message(ALERT_CHANNEL, alert_message(f"Gw{n}Down", "order-gateway"))
+        for n in range(6)
+    ]
+    statuses = await asyncio.gather(*(bot.event(m) for m in messages))
+    assert set(statuses) == {200}
+    await bot.settle(timeout=30)
+    threads = [m["ts"] for m in messages if bot.thread(ALERT_CHANNEL, m["ts"])]
+    assert len(threads) == 1, threads
+    assert bot.runtime.incidents is not None
+    (incident,) = await bot.runtime.incidents.open_incidents()
+    assert incident.events == 6 and incident.thread_ts == threads[0]
+    assert len(llm.requests) == 1
