@@ -214,8 +214,14 @@ async def build_runtime(
     claim_idle_ms: int | None = None,
     claim_every_s: float | None = None,
     slack_token: str | None = None,
+    role: str = "all",
 ) -> Runtime:
-    """Assemble the bot. Starts the embedded Redis when `REDIS_URL` is unset."""
+    """Assemble the bot. Starts the embedded Redis when `REDIS_URL` is unset.
+
+    `role`: "all" (intake and workers in one process), "intake" (acks Slack and the hooks, runs
+    no jobs: its event loop does nothing but ack, which keeps ack p99 flat under load) or
+    "worker" (runs jobs and summary updates; serves only health and metrics).
+    """
     client, embedded = await open_redis(settings)
     await ensure_group(client)
     # Load detect-secrets' plugins now (~200 ms), not inside the first request or job, where it
@@ -314,7 +320,9 @@ async def build_runtime(
                 claim_idle_ms=claim_idle_ms,
                 claim_every_s=claim_every_s,
             )
-            for i in range(workers or settings.workers)
+            for i in range(
+                0 if role == "intake" else settings.workers if workers is None else workers
+            )
         ]
     )
     runtime = Runtime(
@@ -337,5 +345,6 @@ async def build_runtime(
     )
     runtime.web_app = build_web_app(runtime)
     pool.start()
-    flusher.start()
+    if role != "intake":
+        flusher.start()
     return runtime

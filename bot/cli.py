@@ -101,7 +101,12 @@ DRAIN_MARGIN_S = 15.0
 
 
 async def _serve(
-    settings: Settings, port: int, host: str, socket_mode: bool, drain_s: float | None = None
+    settings: Settings,
+    port: int,
+    host: str,
+    socket_mode: bool,
+    drain_s: float | None = None,
+    role: str = "all",
 ) -> None:
     """Serve until SIGTERM/SIGINT, then drain: intake closes first, jobs in hand get `drain_s`.
 
@@ -110,7 +115,7 @@ async def _serve(
     from bot.app import build_runtime
 
     drain = drain_s if drain_s is not None else settings.llm_deadline_s + DRAIN_MARGIN_S
-    runtime = await build_runtime(settings)
+    runtime = await build_runtime(settings, role=role)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -118,10 +123,10 @@ async def _serve(
             loop.add_signal_handler(sig, stop.set)
     try:
         await runtime.start_http(host=host, port=port)
-        if socket_mode:
+        if socket_mode and role != "worker":
             assert settings.slack_app_token is not None
             await runtime.start_socket_mode(settings.slack_app_token.get_secret_value())
-        log.info("wizard_serving", port=runtime.port, socket_mode=socket_mode)
+        log.info("wizard_serving", port=runtime.port, socket_mode=socket_mode, role=role)
         await stop.wait()
         log.info("wizard_draining", drain_s=drain)
     finally:
@@ -132,7 +137,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     socket_mode = bool(args.socket or settings.slack_app_token is not None)
     settings.require_slack(socket_mode)
-    asyncio.run(_serve(settings, args.port, args.host, socket_mode, args.drain_s))
+    asyncio.run(_serve(settings, args.port, args.host, socket_mode, args.drain_s, args.role))
     return 0
 
 
@@ -215,6 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seconds,
         default=None,
         help="on SIGTERM, how long jobs in hand may finish (default WIZARD_LLM_DEADLINE_S + 15)",
+    )
+    serve.add_argument(
+        "--role",
+        choices=("all", "intake", "worker"),
+        default="all",
+        help="all (default); intake: only ack Slack and hooks; worker: only run jobs. Split them "
+        "when acks must stay fast while jobs run (see README, Scaling out)",
     )
     serve.set_defaults(func=cmd_serve)
     parse = sub.add_parser("parse", help="print the normalized alerts in a payload")

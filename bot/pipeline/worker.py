@@ -229,6 +229,9 @@ class WorkerPool:
 
     @property
     def alive(self) -> bool:
+        """Every worker task running; an intake-only process (no workers) is alive as such."""
+        if not self.workers:
+            return True
         return bool(self.tasks) and all(not t.done() for t in self.tasks)
 
     async def stop(self, grace_s: float = 5.0) -> None:

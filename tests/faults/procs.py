@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,7 +163,9 @@ class BotProcess:
         return f"--- {self.name} log tail ({self.log_path}) ---\n{self.tail()}"
 
 
-def launch_bot(name: str, env: dict[str, str], log_dir: Path) -> BotProcess:
+def launch_bot(
+    name: str, env: dict[str, str], log_dir: Path, args: Sequence[str] = ()
+) -> BotProcess:
     """Start `wizard serve` on a free port, logs to `log_dir/<name>.log`; does not wait."""
     port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -172,7 +174,10 @@ def launch_bot(name: str, env: dict[str, str], log_dir: Path) -> BotProcess:
     cwd.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                *(sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"),
+                *("--port", str(port), *args),
+            ],
             env=env,
             cwd=cwd,  # no stray .env file from the checkout
             stdin=subprocess.DEVNULL,
@@ -184,10 +189,15 @@ def launch_bot(name: str, env: dict[str, str], log_dir: Path) -> BotProcess:
 
 
 async def spawn_bot(
-    name: str, env: dict[str, str], log_dir: Path, *, healthy_timeout: float = 30.0
+    name: str,
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    healthy_timeout: float = 30.0,
+    args: Sequence[str] = (),
 ) -> BotProcess:
     """Start `wizard serve` and wait until it is healthy (killed if it never is)."""
-    bot = launch_bot(name, env, log_dir)
+    bot = launch_bot(name, env, log_dir, args)
     try:
         await bot.wait_healthy(healthy_timeout)
     except BaseException:
@@ -203,8 +213,8 @@ class Fleet:
         self.log_dir = log_dir
         self.bots: list[BotProcess] = []
 
-    async def spawn(self, name: str, env: dict[str, str]) -> BotProcess:
-        bot = await spawn_bot(name, env, self.log_dir)
+    async def spawn(self, name: str, env: dict[str, str], args: Sequence[str] = ()) -> BotProcess:
+        bot = await spawn_bot(name, env, self.log_dir, args=args)
         self.bots.append(bot)
         return bot
 
