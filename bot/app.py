@@ -36,7 +36,7 @@ from bot.audit.log import AuditLog
 from bot.catalog import ServiceCatalog
 from bot.context.pseudonyms import Pseudonyms
 from bot.context.store import ContextStore
-from bot.context.trading import TradingContext, freeze_lines
+from bot.context.trading import TradingContext
 from bot.freeze import FreezeCalendar, FreezeStore
 from bot.incidents.store import IncidentStore
 from bot.market.sessions import MarketClock
@@ -189,7 +189,7 @@ def build_trading_context(
         services = ServiceCatalog.load(settings.catalog_path, {r.id for r in runbooks.all()})
     except DataFileError as exc:
         raise ConfigError(f"WIZARD_CATALOG_PATH is invalid: {exc}") from None
-    return TradingContext(services, shared_clock(), freezes=freeze_lines(freezes, services, store))
+    return TradingContext(services, shared_clock(), freezes=freezes, deploys=store.deploys_for)
 
 
 @functools.cache
