@@ -113,6 +113,13 @@ class AccessPolicy:
             return True
         return channel_id is not None and channel_id in self.command_channels
 
+    async def may_change_incidents(self, user_id: str | None) -> bool:
+        """Incident buttons and change freezes: the privileged lists when either is set;
+        otherwise anyone who can reach the bot in the channel (Slack membership is the gate)."""
+        if not (self.privileged_users or self.privileged_groups):
+            return True
+        return await self.may_change_state(user_id)
+
     async def may_change_state(
         self, user_id: str | None, user_groups: frozenset[str] | None = None
     ) -> bool:

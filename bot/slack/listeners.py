@@ -218,12 +218,7 @@ class SlackListeners:
             log.warning("action_malformed", action_id=action_id)
             await ack()
             return
-        restricted = bool(self.policy.privileged_users or self.policy.privileged_groups)
-        if (
-            action_id != ACTION_RUNBOOK
-            and restricted
-            and not await self.policy.may_change_state(user)
-        ):
+        if action_id != ACTION_RUNBOOK and not await self.policy.may_change_incidents(user):
             await record_denial(
                 self.audit,
                 "not_privileged",
@@ -323,8 +318,7 @@ class SlackListeners:
             reply = escape_mrkdwn(status_text(active, history))
             await ack(text=f"❄️ {reply}", response_type="ephemeral")
             return
-        restricted = bool(self.policy.privileged_users or self.policy.privileged_groups)
-        if restricted and not await self.policy.may_change_state(user):
+        if not await self.policy.may_change_incidents(user):
             await record_denial(
                 self.audit,
                 "not_privileged",
