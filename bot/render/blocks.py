@@ -596,26 +596,6 @@ def render_placeholder(
     return fit_blocks([section(text)]), _fallback(text)
 
 
-def render_resolved(alert: Alert, duration_s: float | None) -> tuple[Blocks, str]:
-    """The reply when an alert resolves: how long it lasted, and a nudge to record the fix."""
-    lasted = ""
-    if duration_s is not None and duration_s >= 0:
-        minutes, seconds = divmod(int(duration_s), 60)
-        hours, minutes = divmod(minutes, 60)
-        lasted = (
-            f" after {hours}h {minutes:02d}m {seconds:02d}s"
-            if hours
-            else f" after {minutes}m {seconds:02d}s"
-        )
-    name = escape_mrkdwn(alert.name).strip() or "alert"
-    service = escape_mrkdwn(alert.service or "unknown service")
-    text = (
-        f"✅ *{name}* resolved{lasted} ({service}). "
-        "Record what fixed it in this thread for the audit trail."
-    )
-    return fit_blocks([section(text)]), _fallback(f"✅ {name} resolved{lasted}")
-
-
 def render_help() -> tuple[Blocks, str]:
     """`/wizard help`."""
     # Written as plain text and escaped: a raw `<question>` would be read by Slack as a link.

@@ -32,7 +32,6 @@ from bot.render.blocks import (
     render_error,
     render_help,
     render_placeholder,
-    render_resolved,
     render_runbook,
     render_status,
     render_triage,
@@ -375,7 +374,6 @@ def test_untrusted_alert_and_model_text_is_inert() -> None:
     assert "dashboard" not in blocks[1]["elements"][-1]["text"]
     for render in (
         lambda: render_placeholder(alert, note=HOSTILE),
-        lambda: render_resolved(alert, 61),
         lambda: render_error(HOSTILE),
         lambda: render_runbook(HOSTILE, {HOSTILE: [HOSTILE]}, "javascript:x"),
         lambda: render_status([AlertRecord(alert=alert, first_seen=NOW, last_seen=NOW)], now=NOW),
@@ -521,14 +519,6 @@ def test_placeholder() -> None:
     assert text == ("🧙 Looking into OrderGatewayLatencyHigh… (pulling context, asking the wizard)")
     blocks, text = render_placeholder(None, note="thinking about your question")
     assert "thinking about your question" in joined(blocks)
-
-
-def test_resolved() -> None:
-    blocks, text = render_resolved(make_alert(), 3725)
-    assert_valid(blocks, text)
-    assert "*OrderGatewayLatencyHigh* resolved after 1h 02m 05s (oms)" in joined(blocks)
-    blocks, text = render_resolved(make_alert(service=None), None)
-    assert "resolved (unknown service)" in joined(blocks)
 
 
 def test_help_lists_commands() -> None:
