@@ -16,6 +16,8 @@ from pydantic.json_schema import SkipJsonSchema
 
 AlertStatus = Literal["firing", "resolved"]
 Severity = Literal["critical", "high", "warning", "info", "unknown"]
+SEVERITY_RANK: dict[str, int] = {"critical": 0, "high": 1, "warning": 2, "info": 3, "unknown": 4}
+"""Most severe first: sort keys for alerts, incidents and status lists."""
 RollbackSource = Literal["model", "history", "none"]
 AlertSource = Literal[
     "alertmanager",

@@ -12,14 +12,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from bot.models import Alert, AlertStatus, IncidentOutcome, Severity
+from bot.models import SEVERITY_RANK, Alert, AlertStatus, IncidentOutcome, Severity
 
 Outcome = IncidentOutcome  # defined with the other shared models: `Context` carries them
 
 IncidentState = Literal["open", "acknowledged", "resolved"]
 Change = Literal["opened", "added", "repeat", "status", "resolved_all", "reopened", "counted"]
 
-SEVERITY_RANK: dict[str, int] = {"critical": 0, "high": 1, "warning": 2, "info": 3, "unknown": 4}
 
 _INSTANCE_LABELS = ("instance", "host", "hostname", "pod", "node", "container", "device")
 

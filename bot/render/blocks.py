@@ -25,7 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
-from bot.models import Alert, AlertRecord, Deploy, TriageResult
+from bot.models import SEVERITY_RANK, Alert, AlertRecord, Deploy, TriageResult
 from bot.text import CONTROL, INVISIBLE, clean_text
 from bot.triage.rollback import rollback_note
 
@@ -57,7 +57,6 @@ _SAFE_URL = re.compile(r"^https?://[^\s<>|\"'`\\]+$", re.IGNORECASE)
 _ENTITY_TAIL = re.compile(r"&[a-z]{0,3}$")
 _PLAIN_MASS_MENTION = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
 
-_SEVERITY_ORDER = {"critical": 0, "high": 1, "warning": 2, "info": 3, "unknown": 4}
 _SEVERITY_ICON = {
     "critical": "🔴",
     "high": "🟠",
@@ -645,7 +644,7 @@ def render_status(
     def order(record: AlertRecord) -> tuple[int, float]:
         first = record.first_seen
         stamp = (first if first.tzinfo else first.replace(tzinfo=UTC)).timestamp()
-        return (_SEVERITY_ORDER.get(record.alert.severity, 9), stamp)
+        return (SEVERITY_RANK.get(record.alert.severity, 9), stamp)
 
     ordered = sorted(records, key=order)
     lines: list[str] = []

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.incidents.models import SEVERITY_RANK, Incident, IncidentAlert, Outcome
 from bot.render.blocks import (
+    _SEVERITY_ICON,
     Blocks,
     _cut,
     _fallback,
@@ -36,7 +37,6 @@ ACTIONS = (ACTION_ACK, ACTION_RESOLVE, ACTION_SILENCE, ACTION_RERUN, ACTION_RUNB
 MAX_LISTED = 8
 
 _STATE_ICON = {"open": "🔥", "acknowledged": "👀", "resolved": "✅"}
-_SEVERITY_ICON = {"critical": "🔴", "high": "🟠", "warning": "🟡", "info": "🔵", "unknown": "⚪"}
 
 
 def lasted(seconds: float | None) -> str:
