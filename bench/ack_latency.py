@@ -26,9 +26,9 @@ from pydantic import AnyHttpUrl, SecretStr
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_runtime
+from bot.devtools.slack import SlackSandbox
 from bot.logs import configure_logging
 from bot.settings import Settings
-from bot.slack.sandbox import SlackSandbox
 from bot.store import keys
 from bot.store.embedded import EmbeddedRedis
 

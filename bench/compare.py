@@ -45,8 +45,8 @@ if str(REPO) not in sys.path:
 import aiohttp  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
+from bot.devtools.slack import SlackSandbox  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
-from bot.slack.sandbox import SlackSandbox  # noqa: E402
 from bot.store import keys  # noqa: E402
 from bot.store.embedded import EmbeddedRedis  # noqa: E402
 from tests.fakes.anthropic_api import FakeAnthropic  # noqa: E402

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as redis
 
+from bot.devtools.slack import SlackSandbox
 from bot.logs import configure_logging
-from bot.slack.sandbox import SlackSandbox
 from bot.store.connection import connect
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic

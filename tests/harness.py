@@ -14,8 +14,8 @@ import aiohttp
 from pydantic import AnyHttpUrl, SecretStr
 
 from bot.app import Runtime, build_runtime
+from bot.devtools.slack import SlackSandbox
 from bot.settings import Settings
-from bot.slack.sandbox import SlackSandbox
 from bot.store import keys
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.fakes.signing import block_actions_body, event_body, signed_headers, slash_body

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.deploys import DeployIgnored, parse_deploy_payload
-from bot.slack.sandbox import SlackSandbox
+from bot.devtools.slack import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.harness import Bot, settings_for, start_bot, stop_bot

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from bot.devtools.slack import SlackSandbox
 from bot.pipeline.worker import Worker
-from bot.slack.sandbox import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.harness import (

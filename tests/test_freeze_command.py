@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.slack.sandbox import SlackSandbox
+from bot.devtools.slack import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.harness import ALERT_CHANNEL, blocks_text, settings_for, start_bot, stop_bot

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.devtools.slack import SlackSandbox
 from bot.pipeline.worker import Worker
-from bot.slack.sandbox import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.harness import Bot, settings_for, start_bot, stop_bot

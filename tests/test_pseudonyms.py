@@ -9,8 +9,8 @@ from typing import Any
 import redis.asyncio as redis
 
 from bot.context.pseudonyms import Pseudonyms
+from bot.devtools.slack import SlackSandbox
 from bot.redact import PSEUDONYM
-from bot.slack.sandbox import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.harness import ALERT_CHANNEL, blocks_text, settings_for, start_bot, stop_bot

@@ -11,7 +11,7 @@ import json
 import logging
 from pathlib import Path
 
-from bot.slack.sandbox import SlackSandbox
+from bot.devtools.slack import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.harness import ALERT_CHANNEL, settings_for, start_bot, stop_bot

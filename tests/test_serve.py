@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.slack.sandbox import SlackSandbox
+from bot.devtools.slack import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.signing import event_body, signed_headers
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import aiohttp
 
 from bench.baseline.naive_bot import build_app, serve
-from bot.slack.sandbox import SlackSandbox
+from bot.devtools.slack import SlackSandbox
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.fakes.signing import event_body, signed_headers
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.slack.sandbox import SlackSandbox
+from bot.devtools.slack import SlackSandbox
 from bot.store import keys
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic

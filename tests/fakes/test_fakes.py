@@ -28,8 +28,8 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.devtools.slack import SlackSandbox
 from bot.models import TriageAnswer
-from bot.slack.sandbox import SlackSandbox
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.fakes.signing import event_body, signed_headers, slash_body
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.slack.sandbox import SlackSandbox
+from bot.devtools.slack import SlackSandbox
 from bot.store import keys
 from tests.fakes.signing import event_body, signed_headers
 

@@ -22,7 +22,7 @@ import pytest_asyncio
 import redis.asyncio as redis
 
 from bot.audit.log import AuditLog
-from bot.slack.sandbox import SlackSandbox
+from bot.devtools.slack import SlackSandbox
 from bot.store.connection import connect
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic

@@ -20,7 +20,7 @@ import pytest
 import redis.asyncio as redis
 
 from bot.audit.log import AuditLog
-from bot.slack.sandbox import SlackSandbox
+from bot.devtools.slack import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.faults.procs import (

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import redis.asyncio as redis
 
-from bot.slack.sandbox import SlackSandbox
+from bot.devtools.slack import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.faults.procs import (

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from bot.slack.sandbox import RecordedCall, SlackSandbox
+from bot.devtools.slack import RecordedCall, SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.faults.procs import (

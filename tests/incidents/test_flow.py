@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from bot.devtools.slack import SlackSandbox
 from bot.render.incident import (
     ACTION_ACK,
     ACTION_RERUN,
@@ -25,7 +26,6 @@ from bot.render.incident import (
     ACTION_RUNBOOK,
     ACTION_SILENCE,
 )
-from bot.slack.sandbox import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.alertmanager_api import FakeAlertmanager
 from tests.fakes.anthropic_api import FakeAnthropic

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bot.catalog import ServiceCatalog
-from bot.slack.sandbox import SlackSandbox
+from bot.devtools.slack import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic, JSONDict, user_text
 from tests.harness import ALERT_CHANNEL, Bot, settings_for, start_bot, stop_bot

@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot.devtools.slack import SlackSandbox
 from bot.settings import ConfigError, load_settings
 from bot.slack.access import WORKSPACE_DENIED, AccessPolicy, team_ids
 from bot.slack.client import make_web_client
-from bot.slack.sandbox import SlackSandbox
 from bot.store import keys
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic
