@@ -19,9 +19,9 @@ from pydantic import AnyHttpUrl, SecretStr
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Runtime, build_runtime
+from bot.devtools.slack import SlackSandbox
 from bot.render.markdown import blocks_to_text
 from bot.settings import Settings
-from bot.devtools.slack import SlackSandbox
 from bot.store import keys
 
 PAYLOADS = Path(__file__).parent / "payloads"
