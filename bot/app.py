@@ -107,7 +107,7 @@ class Runtime:
         self.socket_handler = AsyncSocketModeHandler(
             self.bolt, app_token, ping_interval=ping_interval
         )
-        await self.socket_handler.connect_async()
+        await self.socket_handler.connect_async()  # type: ignore[no-untyped-call]  # Bolt's
         log.info("socket_mode_connected")
 
     async def stop(self, drain_s: float = 5.0) -> None:
@@ -116,7 +116,7 @@ class Runtime:
         workers get `drain_s` to finish the job in hand before they are cancelled. A cancelled job
         stays pending in the stream and another worker re-runs it (idempotently) later."""
         if self.socket_handler is not None:
-            await self.socket_handler.close_async()
+            await self.socket_handler.close_async()  # type: ignore[no-untyped-call]  # Bolt's
         if self._runner is not None:
             await self._runner.cleanup()
         await self.pool.stop(grace_s=drain_s)

@@ -145,7 +145,7 @@ def _argocd(payload: Mapping[str, Any]) -> Deploy:
     history = _get(app, "status", "history")
     entries = sorted(
         (h for h in history if isinstance(h, Mapping)) if isinstance(history, list) else [],
-        key=lambda h: h.get("id") if isinstance(h.get("id"), int) else -1,
+        key=lambda h: int(h["id"]) if isinstance(h.get("id"), int) else -1,
     )
     version = _first(
         _get(app, "status", "sync", "revision"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -16,14 +17,16 @@ import structlog
 from bot.redact import redact_obj
 
 
-def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    return redact_obj(event_dict)
+def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    redacted: Mapping[str, Any] = redact_obj(event_dict)
+    return redacted
 
 
-def _redact_thorough(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _redact_thorough(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
     """Third-party loggers (Bolt, slack-sdk, anthropic at DEBUG) print raw request bodies, so
     their records also get the detect-secrets plugins; our own events carry no raw payloads."""
-    return redact_obj(event_dict, thorough=True)
+    redacted: Mapping[str, Any] = redact_obj(event_dict, thorough=True)
+    return redacted
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:

@@ -126,7 +126,7 @@ def _redact_cached(text: str, trading: bool) -> str:
         if kind in ("url-password",):
             text = pattern.sub(lambda m: f"{m.group(1)}{_mask('password')}{m.group(2)}", text)
         elif kind in ("aws-secret",):
-            text = pattern.sub(lambda m, k=kind: f"{m.group(1)}{_mask(k)}", text)
+            text = pattern.sub(lambda m: f"{m.group(1)}{_mask('aws-secret')}", text)
         elif kind == "password-field":
             text = pattern.sub(lambda m: f"{m.group(1)}{_mask('secret')}", text)
         elif kind == "bearer":
@@ -152,7 +152,7 @@ def sub_trading(text: str, replace: Callable[[str, str], str]) -> str:
     for kind, pattern in (*_TRADING_PATTERNS, *_extra_patterns):
         if not _wanted(kind, lowered):
             continue
-        text = pattern.sub(lambda m, k=kind: _replace_group(m, k, replace), text)
+        text = pattern.sub(functools.partial(_replace_group, kind=kind, replace=replace), text)
     return text
 
 
@@ -215,7 +215,8 @@ def _detectors() -> tuple[tuple[str, Any], ...]:
         from detect_secrets.plugins.base import RegexBasedDetector
     except ImportError:  # pragma: no cover - a declared dependency
         return ()
-    found = []
+    found: list[tuple[str, Any]] = []
+    plugin: Any
     for secret_type, plugin in sorted(get_mapping_from_secret_type_to_class().items()):
         if issubclass(plugin, RegexBasedDetector) and "IP" not in secret_type:
             found.append((re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-"), plugin()))

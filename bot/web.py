@@ -127,7 +127,7 @@ def build_web_app(runtime: Runtime) -> web.Application:
             first = await runtime.redis.xpending_range(
                 keys.JOBS_STREAM, keys.JOBS_GROUP, min="-", max="+", count=1
             )
-            oldest = first[0]["time_since_delivered"] / 1000 if first else 0.0
+            oldest = float(first[0]["time_since_delivered"]) / 1000 if first else 0.0
         return int(group.get("lag") or 0), int(group["pending"]), oldest
 
     async def metrics_route(_: web.Request) -> web.Response:
@@ -146,7 +146,7 @@ def build_web_app(runtime: Runtime) -> web.Application:
         checks: dict[str, bool] = {"workers": runtime.pool.alive}
         try:
             checks["redis"] = bool(await runtime.redis.ping())
-            _, _, oldest = await queue_state()
+            oldest = (await queue_state())[2]
             checks["queue_moving"] = oldest < STUCK_AFTER_S
         except Exception:
             checks["redis"] = checks["queue_moving"] = False

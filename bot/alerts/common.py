@@ -259,7 +259,7 @@ def looks_like_grafana(message: Mapping[str, Any], attachment: Mapping[str, Any]
 def env_in_text(text: str) -> str | None:
     """An environment word (`prod`, `uat`…) standing alone in free text, if any."""
     for token in re.findall(r"[\w-]+", text.lower()[:2000]):
-        if token in ENV_WORDS:
+        if isinstance(token, str) and token in ENV_WORDS:
             return token
     return None
 

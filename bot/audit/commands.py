@@ -17,6 +17,7 @@ from bot.audit.export import select, write_export
 from bot.audit.log import GENESIS, AuditLog
 from bot.audit.verify import Entry, compare, walk
 from bot.store import keys
+from bot.store.typed import stream_entries
 
 SOURCES = ("redis", "file", "both")
 
@@ -31,7 +32,7 @@ async def verify_report(
     file_entries: list[Entry] = []
     if source in ("redis", "both"):
         assert client is not None
-        stream = await client.xrange(keys.AUDIT_STREAM)
+        stream = stream_entries(await client.xrange(keys.AUDIT_STREAM))
         redis_entries = [Entry.from_stream(i, f) for i, f in stream]
         head = await AuditLog(client).head() or GENESIS
         checked, found = walk(redis_entries, head=head)

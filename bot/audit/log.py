@@ -29,6 +29,7 @@ from redis.exceptions import WatchError
 from bot.audit import mirror
 from bot.redact import redact_obj
 from bot.store import keys
+from bot.store.typed import stream_entries, text_or_none
 
 log = structlog.get_logger(__name__)
 
@@ -105,9 +106,9 @@ class AuditLog:
                     await pipe.watch(keys.AUDIT_HEAD, *([once_key] if once_key else []))
                     if once_key and await pipe.exists(once_key):
                         return None
-                    prev = await pipe.get(keys.AUDIT_HEAD) or GENESIS
+                    prev = text_or_none(await pipe.get(keys.AUDIT_HEAD)) or GENESIS
                     digest = chain_hash(prev, body)
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
                     pipe.xadd(keys.AUDIT_STREAM, {"record": body, "prev": prev, "hash": digest})
                     pipe.set(keys.AUDIT_HEAD, digest)
                     if once_key:
@@ -142,7 +143,7 @@ class AuditLog:
 
     async def records(self, count: int | None = None) -> list[dict[str, Any]]:
         """All records (oldest first), each with its chain fields."""
-        entries = await self.redis.xrange(keys.AUDIT_STREAM, count=count)
+        entries = stream_entries(await self.redis.xrange(keys.AUDIT_STREAM, count=count))
         return [
             {**json.loads(f["record"]), "prev_hash": f["prev"], "hash": f["hash"], "id": entry_id}
             for entry_id, f in entries
@@ -152,7 +153,8 @@ class AuditLog:
         """Walk the Redis chain: (records checked, id of the first broken record or None)."""
         from bot.audit.verify import Entry, walk
 
-        entries = [Entry.from_stream(i, f) for i, f in await self.redis.xrange(keys.AUDIT_STREAM)]
+        stream = stream_entries(await self.redis.xrange(keys.AUDIT_STREAM))
+        entries = [Entry.from_stream(i, f) for i, f in stream]
         checked, found = walk(entries, head=await self.head() or GENESIS)
         return checked, (found["id"] or "") if found else None
 

@@ -19,6 +19,7 @@ import redis.asyncio as redis
 
 from bot.redact import PSEUDONYM, sub_trading
 from bot.store import keys
+from bot.store.typed import fields, text_or_none
 
 TTL_S = 90 * 24 * 3600
 
@@ -50,7 +51,7 @@ class Pseudonyms:
         protected = sub_trading(text, token)
         if found:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(keys.PSEUDONYMS, mapping=found)
+                pipe.hset(keys.PSEUDONYMS, mapping=fields(found))
                 pipe.expire(keys.PSEUDONYMS, TTL_S)
                 await pipe.execute()
         return protected
@@ -60,7 +61,7 @@ class Pseudonyms:
         tokens = sorted(set(PSEUDONYM.findall(text)))
         if not tokens:
             return text
-        values = await self.redis.hmget(keys.PSEUDONYMS, tokens)
+        values = [text_or_none(v) for v in await self.redis.hmget(keys.PSEUDONYMS, tokens)]
         mapping = {t: v for t, v in zip(tokens, values, strict=True) if v is not None}
         return PSEUDONYM.sub(lambda m: mapping.get(m.group(0), m.group(0)), text)
 
@@ -73,7 +74,7 @@ class Pseudonyms:
         tokens = sorted(set(PSEUDONYM.findall(json.dumps(value))))
         if not tokens:
             return value
-        values = await self.redis.hmget(keys.PSEUDONYMS, tokens)
+        values = [text_or_none(v) for v in await self.redis.hmget(keys.PSEUDONYMS, tokens)]
         mapping = {
             t: v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             for t, v in zip(tokens, values, strict=True)

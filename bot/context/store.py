@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from bot.models import Alert, AlertRecord, Context, Deploy, PastAnswer
 from bot.store import keys
+from bot.store.typed import texts
 
 ALERT_TTL_S = 30 * 24 * 3600
 THREAD_TTL_S = 30 * 24 * 3600
@@ -118,16 +119,18 @@ class ContextStore:
 
     async def open_alerts(self, limit: int = 50) -> list[AlertRecord]:
         """Currently firing alerts, most recently seen first."""
-        fingerprints = await self.redis.zrevrange(keys.ALERTS_OPEN, 0, limit - 1)
-        records = await self._records(list(fingerprints))
+        fingerprints = texts(await self.redis.zrevrange(keys.ALERTS_OPEN, 0, limit - 1))
+        records = await self._records(fingerprints)
         return [r for r in records if r.alert.status == "firing"]
 
     async def related(self, alert: Alert, limit: int = 10) -> list[AlertRecord]:
         """Other alerts on the same service, or recently seen anywhere, in the last hours."""
         now = datetime.now(UTC).timestamp()
         source_key = keys.alerts_by_service(alert.service) if alert.service else keys.ALERTS_RECENT
-        fingerprints = await self.redis.zrevrangebyscore(
-            source_key, "+inf", now - RELATED_WINDOW_S, start=0, num=limit + 1
+        fingerprints = texts(
+            await self.redis.zrevrangebyscore(
+                source_key, "+inf", now - RELATED_WINDOW_S, start=0, num=limit + 1
+            )
         )
         others = [fp for fp in fingerprints if fp != alert.fingerprint][:limit]
         return await self._records(others)
@@ -143,7 +146,7 @@ class ContextStore:
     async def deploys_for(self, service: str, since: datetime | None = None) -> list[Deploy]:
         """Deploys of `service` since `since`, newest first."""
         floor = _score(since) if since else "-inf"
-        raws = await self.redis.zrevrangebyscore(keys.deploys(service), "+inf", floor)
+        raws = texts(await self.redis.zrevrangebyscore(keys.deploys(service), "+inf", floor))
         return [Deploy.model_validate_json(raw) for raw in raws]
 
     # --- answers and threads ----------------------------------------------------------------

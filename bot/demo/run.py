@@ -59,7 +59,7 @@ class DemoClient:
         headers = {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": self.verifier.generate_signature(timestamp=ts, body=body),
+            "X-Slack-Signature": self.verifier.generate_signature(timestamp=ts, body=body) or "",
         }
         started = time.perf_counter()
         async with self.session.post(f"{self.base}/slack/events", data=body, headers=headers) as r:

@@ -32,7 +32,7 @@ def instance_of(alert: Alert) -> str | None:
     return None
 
 
-def worse(a: str, b: str) -> str:
+def worse(a: Severity, b: Severity) -> Severity:
     """The more severe of two severities."""
     return a if SEVERITY_RANK.get(a, 9) <= SEVERITY_RANK.get(b, 9) else b
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, cast
 
 import redis.asyncio as redis
 import structlog
@@ -29,6 +29,7 @@ from bot.incidents.models import (
 )
 from bot.models import Alert
 from bot.store import keys
+from bot.store.typed import text, text_or_none, texts
 
 log = structlog.get_logger(__name__)
 
@@ -84,11 +85,11 @@ class IncidentStore:
         return Incident.model_validate_json(raw) if raw else None
 
     async def by_thread(self, channel: str, thread_ts: str) -> Incident | None:
-        incident_id = await self.redis.get(keys.incident_thread(channel, thread_ts))
+        incident_id = text_or_none(await self.redis.get(keys.incident_thread(channel, thread_ts)))
         return await self.get(incident_id) if incident_id else None
 
     async def open_incidents(self, limit: int = 50) -> list[Incident]:
-        ids = await self.redis.zrevrange(keys.INCIDENTS_OPEN, 0, limit - 1)
+        ids = texts(await self.redis.zrevrange(keys.INCIDENTS_OPEN, 0, limit - 1))
         if not ids:
             return []
         raws = await self.redis.mget([keys.incident(i) for i in ids])
@@ -142,12 +143,14 @@ class IncidentStore:
         group_key = self.group_key(alerts[0])
         digest = _digest(group_key)
         async with self._lock(group_key):
-            current_id = await self.redis.get(keys.incident_group(digest))
+            current_id = text_or_none(await self.redis.get(keys.incident_group(digest)))
             incident = await self.get(current_id) if current_id else None
             if incident is not None:
                 earlier = await self.redis.hget(keys.incident_jobs(incident.id), job_id)
                 if earlier:  # a reclaimed job: already counted, replay what it did
-                    return Attachment(incident=incident, change=earlier, counted=0)
+                    return Attachment(
+                        incident=incident, change=cast(Change, text(earlier)), counted=0
+                    )
             if incident is not None and incident.state == "resolved":
                 resolved_at = incident.resolved_at or incident.updated_at
                 if now - resolved_at > self.reopen_window:
@@ -212,7 +215,7 @@ class IncidentStore:
     async def claim_due(self, limit: int, now: datetime | None = None) -> list[str]:
         """Take up to `limit` summaries that are due; ZREM makes the claim unique per replica."""
         now_s = (now or datetime.now(UTC)).timestamp()
-        ids = await self.redis.zrangebyscore(keys.INCIDENTS_DIRTY, "-inf", now_s, 0, limit)
+        ids = texts(await self.redis.zrangebyscore(keys.INCIDENTS_DIRTY, "-inf", now_s, 0, limit))
         claimed = []
         for incident_id in ids:
             if await self.redis.zrem(keys.INCIDENTS_DIRTY, incident_id):
@@ -285,7 +288,7 @@ class IncidentStore:
         for list_key in [keys.outcomes_by_fingerprint(f) for f in fingerprints[:10]] + [
             keys.outcomes_by_service(s) for s in services[:5]
         ]:
-            for incident_id in await self.redis.lrange(list_key, 0, MAX_OUTCOMES - 1):
+            for incident_id in texts(await self.redis.lrange(list_key, 0, MAX_OUTCOMES - 1)):
                 if incident_id != exclude and incident_id not in ids:
                     ids.append(incident_id)
         if not ids:

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -270,7 +270,9 @@ def _state(s: _Schedule, at: datetime) -> SessionState:
     half_note = ""
     if half and next_close is not None:
         half_note = f" (half day: closes {local(s.closes[focus])})"
-    base = dict(venue=s.mic, is_half_day=half, next_close=next_close, timezone=tzname)
+    base: dict[str, Any] = dict(
+        venue=s.mic, is_half_day=half, next_close=next_close, timezone=tzname
+    )
 
     bstart, bend = s.break_starts[i], s.break_ends[i]
     if window is not None and (window[0].phase == "closing_auction" or not in_session):

@@ -19,9 +19,9 @@ import structlog
 
 from bot.context.enrichment import Enricher, Enrichment
 from bot.context.store import ContextStore, ThreadInfo
-from bot.incidents.models import SEVERITY_RANK, Action, Incident, Outcome
+from bot.incidents.models import Action, Incident, Outcome
 from bot.incidents.store import IncidentStore
-from bot.models import Alert, PastAnswer
+from bot.models import SEVERITY_RANK, Alert, PastAnswer
 from bot.pipeline.jobs import Job
 from bot.pipeline.recording import Recorder, wizard_turn
 from bot.render.blocks import render_runbook, render_triage

@@ -79,7 +79,7 @@ class Processor:
 
     # --- alerts -----------------------------------------------------------------------------
     async def _alert_message(self, job: Job) -> None:
-        alerts = parse_message(job.message)
+        alerts = parse_message(job.message or {})
         if not alerts:
             log.warning("alert_job_without_alerts", channel=job.channel, ts=job.ts)
             return
@@ -149,6 +149,8 @@ class Processor:
 
     async def _question(self, job: Job) -> None:
         """`/wizard <question>` or a mention outside a known thread: answer visibly."""
+        if job.channel is None or job.text is None:
+            raise ValueError(f"question job {job.id} has no channel or no text")
         heading = f"Question from {job.user or 'someone'}"
         blocks, text = render_placeholder(None, note="thinking about your question")
         thread_ts = job.thread_ts or job.ts  # a mention is answered in its thread

@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import redis.asyncio as redis
 import structlog
@@ -31,10 +32,12 @@ from bot import metrics
 from bot.pipeline.jobs import Job
 from bot.store import keys
 from bot.store.ledger import JobLedger
+from bot.store.typed import fields as field_map
+from bot.store.typed import first_stream_entries, stream_entries, texts
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[Job], Awaitable[None]]
+Handler = Callable[[Job], Coroutine[Any, Any, None]]
 DEAD_LETTER = f"{keys.JOBS_STREAM}:dead"
 
 _RENEW = """
@@ -124,9 +127,7 @@ class Worker:
         response = await self.redis.xreadgroup(
             keys.JOBS_GROUP, self.name, {keys.JOBS_STREAM: ">"}, count=1, block=self.block_ms
         )
-        if not response:
-            return []
-        return list(response[0][1])
+        return first_stream_entries(response)
 
     async def _reclaim(self) -> list[tuple[str, dict[str, str]]]:
         now = time.monotonic()
@@ -136,8 +137,8 @@ class Worker:
         result = await self.redis.xautoclaim(
             keys.JOBS_STREAM, keys.JOBS_GROUP, self.name, self.claim_idle_ms, "0-0", count=10
         )
-        claimed = [(entry_id, fields) for entry_id, fields in result[1] if fields]
-        deleted = result[2] if len(result) > 2 else []
+        claimed = [(entry_id, fields) for entry_id, fields in stream_entries(result[1]) if fields]
+        deleted = texts(result[2]) if len(result) > 2 else []
         for entry_id in deleted:
             await self.redis.xack(keys.JOBS_STREAM, keys.JOBS_GROUP, entry_id)
         if claimed:
@@ -212,7 +213,7 @@ class Worker:
 
     async def _dead_letter(self, entry_id: str, fields: dict[str, str], reason: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(DEAD_LETTER, {**fields, "reason": reason, "entry_id": entry_id})
+            pipe.xadd(DEAD_LETTER, field_map({**fields, "reason": reason, "entry_id": entry_id}))
             pipe.xack(keys.JOBS_STREAM, keys.JOBS_GROUP, entry_id)
             await pipe.execute()
 

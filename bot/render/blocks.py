@@ -199,9 +199,8 @@ def divider() -> Block:
 
 
 def _text_of(obj: Any) -> str:
-    if isinstance(obj, dict) and isinstance(obj.get("text"), str):
-        return obj["text"]
-    return ""
+    text = obj.get("text") if isinstance(obj, dict) else None
+    return text if isinstance(text, str) else ""
 
 
 def _block_chars(block: Block) -> int:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.incidents.models import SEVERITY_RANK, Incident, IncidentAlert, Outcome
+from bot.incidents.models import Incident, IncidentAlert, Outcome
+from bot.models import SEVERITY_RANK
 from bot.render.blocks import (
     _SEVERITY_ICON,
     Blocks,

@@ -14,12 +14,12 @@ from typing import Any
 
 from bot.models import Alert, TriageResult
 from bot.render.blocks import (
-    clean_text,
     duration_ms,
     known_rollback_version,
     money,
     safe_url,
 )
+from bot.text import clean_text
 
 _LINK = re.compile(r"<([^<>|]+)\|([^<>]*)>")
 _BARE = re.compile(r"<([^<>|]+)>")

@@ -127,7 +127,12 @@ class SlackListeners:
             elif is_from_integration(event):
                 log.warning("integration_post_not_an_alert", channel=channel, ts=ts)
             return
-        if in_thread and event.get("user") and not event.get("bot_id"):
+        if (
+            in_thread
+            and isinstance(thread_ts, str)
+            and event.get("user")
+            and not event.get("bot_id")
+        ):
             if await self.store.get_thread(channel, thread_ts) is None:
                 return
             text = _strip_mention(str(event.get("text") or ""))[:MAX_QUESTION_CHARS]
@@ -155,7 +160,11 @@ class SlackListeners:
         text = _strip_mention(str(event.get("text") or ""))[:MAX_QUESTION_CHARS]
         thread_ts = event.get("thread_ts")
         in_thread = isinstance(thread_ts, str) and thread_ts != ts
-        known = in_thread and await self.store.get_thread(channel, thread_ts) is not None
+        known = (
+            isinstance(thread_ts, str)
+            and in_thread
+            and await self.store.get_thread(channel, thread_ts) is not None
+        )
         if not known and not self.policy.channel_allowed_for_commands(channel):
             await self._deny_mention(client, event, channel, text)
             return

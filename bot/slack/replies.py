@@ -117,7 +117,8 @@ class Replier:
         except SlackApiError as exc:
             log.warning("reply_lookup_failed", job_id=job_id, error=exc.response.get("error"))
             return None
-        for message in response.get("messages", []):
+        messages: list[dict[str, Any]] = response.get("messages") or []
+        for message in messages:
             meta = message.get("metadata") or {}
             payload = meta.get("event_payload") or {}
             if (

@@ -131,8 +131,11 @@ def connect(
         sentinel_kwargs: dict[str, Any] = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
         if target.sentinel_password:
             sentinel_kwargs["password"] = target.sentinel_password
-        sentinel = Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_kwargs)
-        return sentinel.master_for(
+        # redis-py leaves Sentinel and master_for unannotated; master_for returns a Redis client.
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            list(target.sentinels), sentinel_kwargs=sentinel_kwargs
+        )
+        client: redis.Redis = sentinel.master_for(
             target.service,
             connection_class=_SentinelConnection,
             db=target.db,
@@ -141,6 +144,7 @@ def connect(
             max_connections=max_connections,
             **_options(),
         )
+        return client
     pool = redis.BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=pool_timeout_s, **_options()
     )

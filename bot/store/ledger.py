@@ -10,6 +10,7 @@ from __future__ import annotations
 import redis.asyncio as redis
 
 from bot.store import keys
+from bot.store.typed import fields, text_map
 
 JOB_TTL_S = 7 * 24 * 3600
 
@@ -21,12 +22,12 @@ class JobLedger:
         self.redis = client
 
     async def get(self, job_id: str) -> dict[str, str]:
-        return await self.redis.hgetall(keys.job(job_id))
+        return text_map(await self.redis.hgetall(keys.job(job_id)))
 
-    async def set(self, job_id: str, **fields: str) -> None:
+    async def set(self, job_id: str, **values: str) -> None:
         key = keys.job(job_id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=fields)
+            pipe.hset(key, mapping=fields(values))
             pipe.expire(key, JOB_TTL_S)
             await pipe.execute()
 

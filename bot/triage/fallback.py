@@ -43,15 +43,15 @@ def _substitutions(alert: Alert) -> dict[str, str]:
     for key, value in sorted(alert.labels.items()):
         if _SAFE_VALUE.match(value or ""):
             values[key.lower()] = value
-    known = {
+    known: dict[str, str | None] = {
         "service": alert.service,
         "environment": alert.environment,
         "env": alert.environment,
         "alertname": alert.name,
     }
-    for key, value in known.items():
-        if value and _SAFE_VALUE.match(value):
-            values[key] = value
+    for key, known_value in known.items():
+        if known_value and _SAFE_VALUE.match(known_value):
+            values[key] = known_value
     return values
 
 

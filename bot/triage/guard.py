@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from bot.models import Context, TriageAnswer
 from bot.redact import redact
-from bot.render.blocks import clean_text
+from bot.text import clean_text
 
 MAX_STRING = 2000
 MAX_ITEMS = 25

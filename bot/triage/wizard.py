@@ -13,12 +13,12 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import anthropic
 import structlog
+from anthropic.types import MessageParam, TextBlockParam
 
 from bot import metrics
 from bot.context.pseudonyms import Pseudonyms
@@ -81,7 +81,7 @@ class Wizard:
         )
 
     @property
-    def system(self) -> list[dict[str, Any]]:
+    def system(self) -> list[TextBlockParam]:
         """The cached prefix: identical bytes on every call, so the prompt cache hits."""
         return [{"type": "text", "text": self.system_text, "cache_control": {"type": "ephemeral"}}]
 
@@ -255,7 +255,9 @@ class Wizard:
     def _allowed_versions(context: Context) -> set[str]:
         return allowed_versions(context.deploys)
 
-    def _check(self, answer: TriageAnswer, context: Context | None) -> tuple[TriageAnswer, list]:
+    def _check(
+        self, answer: TriageAnswer, context: Context | None
+    ) -> tuple[TriageAnswer, list[str]]:
         """Hold the model to the facts: every version in the rollback plan must be in history.
 
         The output guard runs first: it assumes an injection may have worked and strips
@@ -278,12 +280,17 @@ class Wizard:
         return TriageAnswer.model_validate(redact_obj(answer.model_dump())), notes
 
     async def _ask(
-        self, user: str, *, fallback, context: Context | None, skip_model: str | None = None
+        self,
+        user: str,
+        *,
+        fallback: Callable[[str], TriageAnswer],
+        context: Context | None,
+        skip_model: str | None = None,
     ) -> TriageResult:
         if self.pseudonyms is not None:
             user = await self.pseudonyms.protect(user)  # trading ids → reversible tokens
         user = redact_thorough(user)
-        messages = [{"role": "user", "content": user}]
+        messages: list[MessageParam] = [{"role": "user", "content": user}]
         prompt_hash = _hash({"model": self.model, "system": self.system, "messages": messages})
         started = time.perf_counter()
 
