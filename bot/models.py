@@ -27,6 +27,14 @@ AlertSource = Literal[
     "opsgenie",
     "sentry",
     "cloudwatch",
+    "zabbix",
+    "uptime_kuma",
+    "healthchecks",
+    "icinga",
+    "robusta",
+    "kibana",
+    "splunk",
+    "newrelic",
     "generic",
 ]
 
@@ -37,6 +45,9 @@ class AlertLinks(BaseModel):
     runbook: str | None = None
     dashboard: str | None = None
     source: str | None = None
+    panel: str | None = None
+    silence: str | None = None
+    """The source's own "silence this" page (Grafana's `silenceURL`), when it gives one."""
 
 
 class Alert(BaseModel):
@@ -64,6 +75,12 @@ class Alert(BaseModel):
     links: AlertLinks = Field(default_factory=AlertLinks)
     group_key: str | None = None
     truncated: int = 0
+    count: int = 1
+    """How many alerts this entry stands for: a default-template `[FIRING:3]` post is one entry
+    for three alerts, and the incident counts three."""
+    recognised: bool = True
+    """False when no parser knew the format and the generic one guessed from the text: the card
+    says so, so nobody trusts a guessed status or severity as if it were read."""
 
 
 class Deploy(BaseModel):

@@ -53,6 +53,12 @@ def parse_webhook(body: dict[str, Any]) -> list[Alert]:
     common_ann = labels(body.get("commonAnnotations"), MAX_DESCRIPTION)
     external = clean(body.get("externalURL"), 2000)
     group_status = clean(body.get("status"), 20).lower()
+    # Grafana's webhook contact point sends the same body plus `orgId` and per-alert
+    # `dashboardURL` / `panelURL` / `silenceURL`: the same parse, Grafana's links kept.
+    grafana = "orgId" in body or any(
+        "dashboardURL" in as_dict(a) or "silenceURL" in as_dict(a)
+        for a in as_list(body.get("alerts"))[:5]
+    )
     alerts: list[Alert] = []
     for raw in as_list(body.get("alerts"))[:MAX_ALERTS]:
         raw = as_dict(raw)
@@ -61,7 +67,7 @@ def parse_webhook(body: dict[str, Any]) -> list[Alert]:
         status = clean(raw.get("status"), 20).lower() or group_status
         alerts.append(
             make_alert(
-                source="alertmanager",
+                source="grafana" if grafana else "alertmanager",
                 status="resolved" if status == "resolved" else "firing",
                 name=lbls.get("alertname", "") or "AlertmanagerAlert",
                 severity_=severity(lbls.get("severity") or lbls.get("priority")),
@@ -72,7 +78,12 @@ def parse_webhook(body: dict[str, Any]) -> list[Alert]:
                 starts_at=timestamp(raw.get("startsAt")),
                 ends_at=timestamp(raw.get("endsAt")),
                 runbook=ann.get("runbook_url") or ann.get("runbook"),
-                dashboard=ann.get("dashboard") or ann.get("dashboard_url") or ann.get("grafana"),
+                dashboard=raw.get("dashboardURL")
+                or ann.get("dashboard")
+                or ann.get("dashboard_url")
+                or ann.get("grafana"),
+                panel=raw.get("panelURL"),
+                silence=raw.get("silenceURL"),
                 source_url=clean(raw.get("generatorURL"), 2000) or external,
                 group_key=group_key,
                 truncated=truncated,
@@ -95,6 +106,7 @@ def parse(message: dict[str, Any]) -> list[Alert] | None:
             title=match.group(2).strip(),
             text=unslack(clean(att.get("text"), 100_000)),
             link=clean(att.get("title_link"), 2000) or None,
+            count=_firing_count(clean(att.get("title"), 100)),
         )
     # Relays and `text:`-only templates put the title on the message's first line.
     text = clean(message.get("text"), 100_000)
@@ -106,14 +118,23 @@ def parse(message: dict[str, Any]) -> list[Alert] | None:
             title=unslack(match.group(2)).strip(),
             text=unslack(rest),
             link=None,
+            count=_firing_count(first),
         )
     return None
 
 
-def _from_post(*, status: AlertStatus, title: str, text: str, link: str | None) -> list[Alert]:
+def _firing_count(title: str) -> int:
+    """`[FIRING:3] …` → 3: the default template's one post stands for that many alerts."""
+    match = re.match(r"\s*\[FIRING:(\d{1,6})", title, re.IGNORECASE)
+    return int(match.group(1)) if match else 1
+
+
+def _from_post(
+    *, status: AlertStatus, title: str, text: str, link: str | None, count: int = 1
+) -> list[Alert]:
     chunks = _chunks(text)
     if not chunks:
-        return [_group_alert(status=status, title=title, text=text, link=link)]
+        return [_group_alert(status=status, title=title, text=text, link=link, count=count)]
     return [_entry_alert(status=status, title=title, chunk=c, link=link) for c in chunks]
 
 
@@ -156,7 +177,9 @@ def _entry_alert(*, status: AlertStatus, title: str, chunk: str, link: str | Non
     )
 
 
-def _group_alert(*, status: AlertStatus, title: str, text: str, link: str | None) -> Alert:
+def _group_alert(
+    *, status: AlertStatus, title: str, text: str, link: str | None, count: int = 1
+) -> Alert:
     """The default template: only label *values* are shown, so one alert stands for the group.
 
     The group label values (before the parenthesis) identify the group whatever its state or
@@ -189,6 +212,7 @@ def _group_alert(*, status: AlertStatus, title: str, text: str, link: str | None
         source_url=link,
         service=service,
         environment=env_in_text(title),
+        count=count,
     )
 
 

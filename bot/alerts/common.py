@@ -6,6 +6,7 @@ so each parser can stay a short description of its source's format.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -117,7 +118,9 @@ def first_label(lbls: Mapping[str, str], keys: Iterable[str]) -> str | None:
 
 
 def url(value: Any) -> str | None:
-    text = clean(value, 2000)
+    """A http(s) URL or None. Slack escapes `&` as `&amp;` inside message text, links included;
+    decoded here so a link we re-post opens the page it names."""
+    text = html.unescape(clean(value, 2000))
     return text if _URL.fullmatch(text) else None
 
 
@@ -169,12 +172,46 @@ def message_text(message: Mapping[str, Any]) -> str:
         att = as_dict(att)
         for key in ("pretext", "title", "title_link", "text", "fallback", "footer"):
             if isinstance(att.get(key), str) and (key != "fallback" or not att.get("text")):
-                parts.append(att[key])
+                if key != "fallback" or not att.get("blocks"):  # "[no preview available]"
+                    parts.append(att[key])
         for field in as_list(att.get("fields"))[:50]:
             field = as_dict(field)
             parts.append(f"{clean(field.get('title'), 200)}: {clean(field.get('value'), 2000)}")
+        parts += block_texts(att.get("blocks"))  # Sentry metric alerts, Uptime Kuma, Robusta
     parts += block_texts(message.get("blocks"))
     return "\n".join(p for p in parts if p)[:MAX_TEXT]
+
+
+def fields(message: Mapping[str, Any]) -> dict[str, str]:
+    """Attachment fields as title → value (first one wins), the table most tools post."""
+    found: dict[str, str] = {}
+    for att in as_list(message.get("attachments"))[:20]:
+        for field in as_list(as_dict(att).get("fields"))[:50]:
+            field = as_dict(field)
+            title = clean(field.get("title"), 200)
+            if title and len(found) < MAX_LABELS:
+                found.setdefault(title, clean(field.get("value"), MAX_DESCRIPTION))
+    return found
+
+
+def button_urls(message: Mapping[str, Any]) -> list[str]:
+    """URLs of link buttons (Block Kit `actions`, legacy attachment `actions`), in order."""
+    found: list[str] = []
+    containers = [message, *(as_dict(a) for a in as_list(message.get("attachments"))[:20])]
+    for holder in containers:
+        for action in as_list(holder.get("actions"))[:20]:
+            found += [u for u in [url(as_dict(action).get("url"))] if u]
+        for block in as_list(holder.get("blocks"))[:100]:
+            block = as_dict(block)
+            if block.get("type") == "actions":
+                for element in as_list(block.get("elements"))[:20]:
+                    found += [u for u in [url(as_dict(element).get("url"))] if u]
+    return found
+
+
+def plain(text: str) -> str:
+    """Slack mrkdwn → readable text: links as `label (url)`, then `&amp;`/`&lt;`/`&gt;` decoded."""
+    return html.unescape(unslack(text))
 
 
 def sender(message: Mapping[str, Any]) -> str:
@@ -202,6 +239,10 @@ def make_alert(
     environment: str | None = None,
     group_key: str | None = None,
     truncated: int = 0,
+    panel: str | None = None,
+    silence: str | None = None,
+    count: int = 1,
+    recognised: bool = True,
 ) -> Alert:
     """Build a bounded, normalized Alert; the fingerprint is derived when the source has none."""
     lbls = labels(lbls)
@@ -221,9 +262,17 @@ def make_alert(
         starts_at=starts_at,
         ends_at=ends_at,
         labels=lbls,
-        links=AlertLinks(runbook=url(runbook), dashboard=url(dashboard), source=url(source_url)),
+        links=AlertLinks(
+            runbook=url(runbook),
+            dashboard=url(dashboard),
+            source=url(source_url),
+            panel=url(panel),
+            silence=url(silence),
+        ),
         group_key=clean(group_key, 1000) or None,
         truncated=max(0, truncated),
+        count=min(max(1, count), 100_000),
+        recognised=recognised,
     )
 
 

@@ -13,10 +13,12 @@ from typing import Any
 
 from bot.alerts.common import (
     MAX_DESCRIPTION,
+    as_list,
     clean,
     make_alert,
     message_text,
     runbook_and_dashboard,
+    sender,
     severity_in_text,
     unslack,
     urls_in,
@@ -24,9 +26,18 @@ from bot.alerts.common import (
 from bot.alerts.fingerprint import fingerprint_for
 from bot.models import Alert
 
-_RESOLVED = re.compile(
-    r"\b(resolved|recovered|recovery|cleared|back to normal|closed)\b|\bOK\b", re.IGNORECASE
+# The state words, read for the *new* state: "from state OK to state CRITICAL" is a problem,
+# "is UP" a recovery. A transition (`X -> Y`, `from X to Y`) wins; otherwise the first state word.
+_RESOLVED_WORDS = r"resolved|recovered|recovery|cleared|back to normal|closed|ok|up|healthy|normal"
+_FIRING_WORDS = (
+    r"problem|firing|alert|alarm|critical|warning|down|failed|failing|triggered|unhealthy|"
+    r"unreachable|error|degraded"
 )
+_STATE = re.compile(rf"\b({_RESOLVED_WORDS}|{_FIRING_WORDS})\b", re.IGNORECASE)
+_TRANSITION = re.compile(
+    r"(?:from (?:state )?\w+ to (?:state )?|\b\w+\s*(?:->|→|=>)\s*)(\w+)", re.IGNORECASE
+)
+_RESOLVED = re.compile(rf"^(?:{_RESOLVED_WORDS})$", re.IGNORECASE)
 _MARKUP = re.compile(r"[*~`]")
 _KEY_LINE = re.compile(r"^\s*(\w[\w ]{0,30}?)\s*:\s*(\S.{0,255})$")
 IDENTIFYING = frozenset(
@@ -44,7 +55,16 @@ def _identifying_labels(lines: list[str]) -> dict[str, str]:
     return found
 
 
-def from_text(text: str) -> Alert | None:
+def status_of(line: str) -> str:
+    """ "firing" or "resolved" from a status line, reading the state it moved *to*."""
+    moved = _TRANSITION.search(line)
+    if moved:
+        return "resolved" if _RESOLVED.match(moved.group(1)) else "firing"
+    word = _STATE.search(line)
+    return "resolved" if word and _RESOLVED.match(word.group(1)) else "firing"
+
+
+def from_text(text: str, *, recognised: bool = True) -> Alert | None:
     text = unslack(clean(text, 100_000))
     lines = [_MARKUP.sub("", line).strip(" _#>") for line in text.splitlines()[:2000]]
     lines = [line for line in lines if line]
@@ -57,7 +77,7 @@ def from_text(text: str) -> Alert | None:
     runbook, dashboard = runbook_and_dashboard(text)
     return make_alert(
         source="generic",
-        status="resolved" if _RESOLVED.search(first) else "firing",
+        status="resolved" if status_of(first) == "resolved" else "firing",
         name=first,
         severity_=level if level != "unknown" else severity_in_text(text),
         lbls=lbls,
@@ -67,9 +87,22 @@ def from_text(text: str) -> Alert | None:
         runbook=runbook,
         dashboard=dashboard,
         source_url=urls[0] if urls else None,
+        recognised=recognised,
+    )
+
+
+def _has_content(message: dict[str, Any]) -> bool:
+    return any(
+        isinstance(item, dict)
+        for key in ("attachments", "blocks", "files")
+        for item in as_list(message.get(key))[:20]
     )
 
 
 def parse(message: dict[str, Any]) -> list[Alert] | None:
-    alert = from_text(message_text(message))
+    """An integration's post no parser knows: triaged from its text, marked unrecognised."""
+    alert = from_text(message_text(message), recognised=False)
+    if alert is None and _has_content(message):  # only images or empty blocks: never silent
+        who = sender(message) or clean(message.get("bot_id"), 50) or "an integration"
+        alert = from_text(f"Alert post from {who}", recognised=False)
     return [alert] if alert else None

@@ -22,13 +22,22 @@ import structlog
 
 from bot.alerts import (
     alertmanager,
+    announcements,
     cloudwatch,
     datadog,
     generic,
     grafana,
+    healthchecks,
+    icinga,
+    kibana,
+    newrelic,
     opsgenie,
     pagerduty,
+    robusta,
     sentry,
+    splunk,
+    uptime_kuma,
+    zabbix,
 )
 from bot.alerts.common import as_dict, clean, message_text
 from bot.models import Alert
@@ -41,6 +50,7 @@ MAX_ALERTS = 1000
 
 # The fixed order. Alertmanager hands Grafana's look-alike titles on (it checks the footer).
 PARSERS: tuple[tuple[str, Parser], ...] = (
+    ("robusta", robusta.parse),  # its `[RESOLVED] …` text would read as an Alertmanager title
     ("alertmanager", alertmanager.parse),
     ("grafana", grafana.parse),
     ("datadog", datadog.parse),
@@ -48,6 +58,12 @@ PARSERS: tuple[tuple[str, Parser], ...] = (
     ("opsgenie", opsgenie.parse),
     ("sentry", sentry.parse),
     ("cloudwatch", cloudwatch.parse),
+    ("zabbix", zabbix.parse),
+    ("healthchecks", healthchecks.parse),
+    ("splunk", splunk.parse),
+    ("uptime_kuma", uptime_kuma.parse),
+    ("icinga", icinga.parse),
+    ("kibana", kibana.parse),
 )
 # Formats specific enough that a person's message carrying them is an alert, not a chat line.
 EXACT_FORMATS = frozenset({"alertmanager", "grafana", "cloudwatch"})
@@ -70,7 +86,6 @@ NOT_MESSAGES = frozenset(
 )
 IGNORED_SUBTYPES = frozenset(
     {
-        "message_changed",
         "message_deleted",
         "message_replied",
         "channel_join",
@@ -86,7 +101,6 @@ IGNORED_SUBTYPES = frozenset(
         "unpinned_item",
         "bot_add",
         "bot_remove",
-        "thread_broadcast",
         "ekm_access_denied",
         "reminder_add",
     }
@@ -124,8 +138,27 @@ def _generic_fallback(message: object) -> list[Alert]:
     return []
 
 
+def edited_message(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The message as it is now, from a `message_changed` event (None for anything else).
+
+    Tools edit their post when the alert changes (Zabbix's recovery, Sentry's resolve, an ack
+    button): the inner `message` carries the new content; the channel is the event's.
+    """
+    if not isinstance(event, dict) or event.get("subtype") != "message_changed":
+        return None
+    inner = event.get("message")
+    if not isinstance(inner, dict) or not isinstance(inner.get("ts"), str):
+        return None
+    return {**inner, "channel": event.get("channel")}
+
+
 def _parse_message(message: dict[str, Any]) -> list[Alert]:
-    if not isinstance(message, dict) or message.get("hidden") is True:
+    if not isinstance(message, dict):
+        return []
+    edited = edited_message(message)
+    if edited is not None:  # an edit: the alert as the message now reads
+        return _parse_message(edited) if edited.get("subtype") != "message_changed" else []
+    if message.get("hidden") is True:
         return []
     subtype = message.get("subtype")
     if subtype is not None and (not isinstance(subtype, str) or subtype in IGNORED_SUBTYPES):
@@ -138,9 +171,13 @@ def _parse_message(message: dict[str, Any]) -> list[Alert]:
         if alerts is not None:
             log.debug("alert_parsed", parser=name, count=len(alerts))
             return alerts
-    if integration:
-        return generic.parse(message) or []
-    return []
+    if not integration:
+        return []
+    found = announcements.announcement(message)
+    if found is not None:
+        log.info("deploy_announcement", tool=found.tool, service=found.service)
+        return []
+    return generic.parse(message) or []
 
 
 def parse_alertmanager_webhook(body: dict[str, Any]) -> list[Alert]:
@@ -176,6 +213,8 @@ def _parse_payload(payload: object) -> list[Alert]:
         "groupKey" in payload or "receiver" in payload or payload.get("version") == "4"
     ):
         return parse_alertmanager_webhook(payload)
+    if newrelic.is_newrelic(payload):
+        return newrelic.parse(payload)
     if "AlarmName" in payload or (
         payload.get("Type") == "Notification" and "AlarmName" in clean(payload.get("Message"), 1000)
     ):

@@ -28,6 +28,14 @@ from bot.models import Alert
 _ISSUE = re.compile(r"https://[\w.-]*sentry\.io/[\w/.-]*issues/(\d+)/?[^\s>|]*")
 _LINKED_TITLE = re.compile(r"<https://[\w.-]*sentry\.io/[^|>]*issues/\d+[^|>]*\|([^>]+)>")
 _LEVELS = {"fatal": "critical", "error": "high", "warning": "warning", "info": "info"}
+# Metric alerts (message_builder/incidents.py): text `<rule url|*Critical: <rule name>*>`, the
+# value line in Block Kit inside a coloured attachment; Warning → Critical escalations arrive as
+# `thread_broadcast` replies, the resolution as `Resolved: <rule name>`.
+_METRIC = re.compile(
+    r"<(https://[\w.-]*sentry\.io/[^|>]*alerts/rules/details/(\d+)/[^|>]*)\|\*?"
+    r"(Critical|Warning|Resolved|Open): ([^*>]+)\*?>"
+)
+_METRIC_LEVEL = {"critical": "critical", "warning": "warning"}
 _RESOLVED = re.compile(r"\bState:\s*\*?Resolved\b|\bresolved by\b|\bmarked as resolved\b", re.I)
 
 
@@ -37,11 +45,34 @@ def _tag(text: str, name: str) -> str:
     return clean(match.group(1), 200) if match else ""
 
 
+def _metric(message: dict[str, Any], text: str) -> list[Alert] | None:
+    match = _METRIC.search(text)
+    if not match:
+        return None
+    status, name = match.group(3).lower(), clean(match.group(4), 300).strip()
+    value = next(
+        (line for line in unslack(text).splitlines() if " in the last " in line), ""
+    ).strip()
+    return [
+        make_alert(
+            source="sentry",
+            status="resolved" if status == "resolved" else "firing",
+            name=name,
+            severity_=severity(_METRIC_LEVEL.get(status, "")),
+            lbls={"alert_rule_id": match.group(2)},
+            summary=value or name,
+            description=unslack(text)[:4000],
+            fingerprint=fingerprint_for("sentry", "metric:" + match.group(2), {}),
+            source_url=match.group(1),
+        )
+    ]
+
+
 def parse(message: dict[str, Any]) -> list[Alert] | None:
     text = message_text(message)
     issue = _ISSUE.search(text)
     if not issue:
-        return None
+        return _metric(message, text)
     linked = _LINKED_TITLE.search(text)
     title = clean(linked.group(1), 300) if linked else ""
     for att in as_list(message.get("attachments"))[:20]:
