@@ -108,6 +108,8 @@ class SlackListeners:
             return
         if not isinstance(subtype, str | None) or subtype in IGNORED_SUBTYPES:
             return
+        if subtype in ("message_changed", "thread_broadcast"):
+            return  # edits and broadcasts of alert posts: routed in the next step (issue 11)
         event_id = body.get("event_id")
         thread_ts = event.get("thread_ts")
         in_thread = isinstance(thread_ts, str) and thread_ts != ts
