@@ -11,14 +11,20 @@ ARG PYTHON_IMAGE=python:3.12.12-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY bot ./bot
 # A venv without its own pip: the base image's pip installs into it (--python), so the runtime
 # stage copies only the application and its dependencies, not an installer. Every dependency is a
 # manylinux wheel, so no compiler is needed here either. Bytecode is compiled now, because the
 # runtime filesystem is read-only and would otherwise recompile every module on every start.
+# The dependencies are exactly requirements/runtime.lock (hash-checked), in their own layer so a
+# code change does not reinstall them; the project itself then needs nothing new (--no-deps, and
+# the locked setuptools as its build backend), and setuptools leaves before the copy.
+COPY requirements/runtime.lock ./requirements/runtime.lock
 RUN python -m venv --without-pip /opt/venv \
- && pip install --python /opt/venv/bin/python . \
+ && pip install --python /opt/venv/bin/python --require-hashes -r requirements/runtime.lock
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+RUN pip install --python /opt/venv/bin/python --no-deps --no-build-isolation . \
+ && pip uninstall --python /opt/venv/bin/python -y setuptools \
  && rm -rf /src
 
 FROM ${PYTHON_IMAGE}
@@ -32,11 +38,16 @@ WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY prompts ./prompts
 COPY runbooks ./runbooks
+# The example catalog and freeze calendar, so `wizard check` and the market-hours logic work out
+# of the box; mount your own over them (the Helm chart does, from ConfigMaps).
+COPY catalog.yaml freezes.yaml ./
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     WIZARD_PROMPTS_DIR=/app/prompts \
     WIZARD_RUNBOOKS_DIR=/app/runbooks \
+    WIZARD_CATALOG_PATH=/app/catalog.yaml \
+    WIZARD_FREEZES_PATH=/app/freezes.yaml \
     WIZARD_DATA_DIR=/data
 USER 10001:10001
 # /data: the audit file copy, and the embedded Redis when REDIS_URL is unset.

@@ -13,14 +13,31 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from bot.logs import configure_logging
-from bot.settings import ConfigError, Settings, load_settings
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+
+def load_settings() -> Settings:
+    """bot.settings, imported only by the commands that need it: `--help` and `--version`
+    stay fast because they import nothing heavy (pydantic, the SDKs)."""
+    from bot.settings import load_settings as load
+
+    return load()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("infrastructure-wizard")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 class InputError(Exception):
@@ -210,6 +227,7 @@ def _add_audit(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wizard", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"wizard {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the bot (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
     serve.add_argument("--port", type=int, default=3000)
@@ -244,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from bot.logs import configure_logging
+    from bot.settings import ConfigError
+
     try:
         level = load_settings().log_level
     except ConfigError:

@@ -61,3 +61,23 @@ def test_triage_prints_markdown_with_fallback(tmp_path: Path) -> None:
     for part in ("Immediate actions", "Implementation plan", "Monitoring strategy"):
         assert part in result.stdout
     assert "kafka" in result.stdout.lower()
+
+
+def test_help_and_version_import_nothing_heavy(tmp_path: Path) -> None:
+    """`wizard --help` stays well under a second because the CLI module imports no SDK, no
+    pydantic and no Redis client until a command needs them (measured: ~0.2 s on a warm venv)."""
+    probe = (
+        "import sys, bot.cli\n"
+        "heavy = {'anthropic', 'pydantic', 'pydantic_settings', 'redis', 'slack_bolt', 'slack_sdk',"
+        " 'aiohttp', 'exchange_calendars', 'pandas', 'numpy', 'detect_secrets', 'bot.settings'}\n"
+        "print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert loaded.stdout.strip() == "[]", loaded.stdout
+    version = _run(["--version"], tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("wizard "), version
+    assert version.stdout.split()[1][0].isdigit()
+    helped = _run(["--help"], tmp_path)
+    assert helped.returncode == 0 and "serve" in helped.stdout
