@@ -37,6 +37,7 @@ from bot.catalog import ServiceCatalog
 from bot.context.pseudonyms import Pseudonyms
 from bot.context.store import ContextStore
 from bot.context.trading import TradingContext
+from bot.evidence.pack import EvidenceGatherer
 from bot.freeze import FreezeCalendar, FreezeStore
 from bot.incidents.store import IncidentStore
 from bot.market.sessions import MarketClock
@@ -124,6 +125,8 @@ class Runtime:
             await self.flusher.stop()
         if self.processor.flow.silencer is not None:
             await self.processor.flow.silencer.close()
+        if self.processor.flow.evidence is not None:
+            await self.processor.flow.evidence.close()
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
@@ -267,6 +270,7 @@ async def build_runtime(
         silencer=silencer,
         matchers_for=silence_matchers,
         runbook_base_url=runbook_base,
+        evidence=EvidenceGatherer.from_settings(settings, trading.catalog),
     )
     processor = Processor(
         store=store,

@@ -24,6 +24,26 @@ from bot.yamldoc import error_at, read_yaml, validate
 log = structlog.get_logger(__name__)
 
 Tier = Literal[1, 2, 3]
+Unit = Literal["", "ratio", "percent", "seconds", "bytes", "count", "per_second", "bool"]
+MAX_EXPR_CHARS = 2000
+
+
+class EvidenceQuery(BaseModel):
+    """A PromQL signal the evidence pack reads for a service, with thresholds to judge it.
+
+    Golden signals (latency percentiles, error ratio, saturation) and the trading ones (FIX
+    session state and sequence gaps, market-data feed lag and gaps, PTP/NTP clock offset,
+    order-gateway p99). `warn`/`crit` are upper bounds, or lower bounds when `below` is true
+    (sessions logged on, feed messages per second)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=80)
+    expr: str = Field(min_length=1, max_length=MAX_EXPR_CHARS)
+    unit: Unit = ""
+    warn: float | None = None
+    crit: float | None = None
+    below: bool = False
 
 
 def normalise(name: str) -> str:
@@ -47,6 +67,8 @@ class ServiceSpec(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     runbooks: list[str] = Field(default_factory=list)
     dashboards: list[HttpUrl] = Field(default_factory=list)
+    queries: list[EvidenceQuery] = Field(default_factory=list, max_length=12)
+    """Signals the evidence pack reads for this service's alerts (`bot/evidence/`)."""
 
     @field_validator("venues")
     @classmethod
@@ -72,12 +94,18 @@ class CatalogFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     services: dict[str, ServiceSpec] = Field(default_factory=dict)
+    prometheus: dict[str, HttpUrl] = Field(default_factory=dict)
+    """Per-environment or per-cluster Prometheus base URLs (an alert's `cluster` label, then
+    its environment, picks one; otherwise `PROMETHEUS_URL`). Operator-configured endpoints."""
 
 
 class ServiceCatalog:
     """Services by name and alias, with dependency look-ups for blast radius."""
 
-    def __init__(self, services: Iterable[Service] = ()) -> None:
+    def __init__(
+        self, services: Iterable[Service] = (), prometheus: dict[str, str] | None = None
+    ) -> None:
+        self.prometheus: dict[str, str] = {normalise(k): v for k, v in (prometheus or {}).items()}
         self._services: dict[str, Service] = {}
         self._index: dict[str, str] = {}
         for service in services:
@@ -124,7 +152,7 @@ class ServiceCatalog:
             for name, spec in parsed.services.items()
         ]
         log.info("service_catalog_loaded", path=str(path), services=len(services))
-        return cls(services)
+        return cls(services, {k: str(v) for k, v in parsed.prometheus.items()})
 
     def __len__(self) -> int:
         return len(self._services)

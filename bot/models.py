@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from bot.evidence.models import EvidencePack
+
 AlertStatus = Literal["firing", "resolved"]
 Severity = Literal["critical", "high", "warning", "info", "unknown"]
 SEVERITY_RANK: dict[str, int] = {"critical": 0, "high": 1, "warning": 2, "info": 3, "unknown": 4}
@@ -168,6 +170,8 @@ class Context(BaseModel):
     past_incidents: list[IncidentOutcome] = Field(default_factory=list)
     operator_facts: list[str] = Field(default_factory=list)
     guidance: list[str] = Field(default_factory=list)
+    evidence: EvidencePack | None = None
+    """Live readings from Prometheus/Alertmanager (`bot/evidence/`), gathered before the model."""
 
 
 class RollbackPlan(BaseModel):

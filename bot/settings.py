@@ -107,6 +107,19 @@ class Settings(BaseSettings):
     """Change-freeze calendar; a missing file means no scheduled freezes (manual ones still do)."""
     alertmanager_url: AnyHttpUrl | None = Field(default=None, alias="ALERTMANAGER_URL")
     """Alertmanager's base URL (e.g. http://alertmanager:9093) for silences; unset = no silences."""
+    prometheus_url: AnyHttpUrl | None = Field(default=None, alias="PROMETHEUS_URL")
+    """Base URL of the Prometheus HTTP API the evidence pack and the model's tools query (the
+    only Prometheus contacted, with catalog.yaml's per-environment ones); unset = no readings."""
+    prometheus_bearer_token: SecretStr | None = Field(default=None, alias="PROMETHEUS_BEARER_TOKEN")
+    prometheus_username: str | None = Field(default=None, alias="PROMETHEUS_USERNAME")
+    prometheus_password: SecretStr | None = Field(default=None, alias="PROMETHEUS_PASSWORD")
+    """Optional auth for every configured Prometheus: a bearer token, or basic auth."""
+    loki_url: AnyHttpUrl | None = Field(default=None, alias="LOKI_URL")
+    """Base URL of Loki's HTTP API for the model's `logs_query` tool; unset = no log queries."""
+    evidence_budget_s: float = Field(default=2.0, alias="WIZARD_EVIDENCE_BUDGET_S", gt=0, le=10)
+    """The whole evidence pack's time budget; each source gets at most 3/4 of it."""
+    tool_calls_max: int = Field(default=8, alias="WIZARD_TOOL_CALLS_MAX", ge=0, le=50)
+    """Read-only tool calls the model may make per analysis (0 = no tools)."""
     reclaim_idle_s: float = Field(default=60.0, alias="WIZARD_RECLAIM_IDLE_S", gt=0, le=3600)
     """How long a delivered job may sit unacked, with no worker renewing its lease, before
     another worker (in any replica) takes it over: the time to recover from a crashed process.

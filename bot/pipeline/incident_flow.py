@@ -19,6 +19,7 @@ import structlog
 
 from bot.context.enrichment import Enricher, Enrichment
 from bot.context.store import ContextStore, ThreadInfo
+from bot.evidence.pack import EvidenceGatherer
 from bot.incidents.models import Action, Incident, Outcome
 from bot.incidents.store import IncidentStore
 from bot.models import SEVERITY_RANK, Alert, PastAnswer
@@ -89,6 +90,7 @@ class IncidentFlow:
         silencer: Silencer | None = None,
         matchers_for: Callable[[Alert], dict[str, str]] | None = None,
         runbook_base_url: str | None = None,
+        evidence: EvidenceGatherer | None = None,
     ) -> None:
         self.store = store
         self.incidents = incidents
@@ -101,6 +103,7 @@ class IncidentFlow:
         self.silencer = silencer
         self.matchers_for = matchers_for
         self.runbook_base_url = runbook_base_url
+        self.evidence = evidence
 
     # --- alerts -----------------------------------------------------------------------------
     async def alerts(
@@ -260,6 +263,11 @@ class IncidentFlow:
                 "guidance": enrichment.guidance,
             }
         )
+        if self.evidence is not None:
+            # After the card is posted and before the model: ≤ WIZARD_EVIDENCE_BUDGET_S, and a
+            # failing source is a "not available" line, never an error here.
+            pack = await self.evidence.gather(context)
+            context = context.model_copy(update={"evidence": pack})
         skip = None
         if self.wizard.client is not None:
             skip = await self.incidents.take_llm_budget(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from bot.evidence.render import MONITORING, evidence_lines
 from bot.models import Alert, Context, RollbackPlan, TriageAnswer
 from bot.triage.rollback import history_plan
 from bot.triage.runbooks import Runbook
@@ -70,8 +71,11 @@ def _rollback(runbook: Runbook, context: Context, values: dict[str, str]) -> Rol
 
 
 def _evidence(context: Context, runbook: Runbook) -> list[str]:
+    """The live readings first (the lines a model answer leads with), then the store's facts
+    (deploys and past answers are listed below, so the pack's own lines for them are not)."""
     alert = context.alert
     facts = [
+        *evidence_lines(context.evidence, MONITORING),
         f"Alert {_clean(alert.name)} is {alert.status} with severity {alert.severity} "
         f"(source {alert.source}).",
         f"Service: {_clean(alert.service) or 'unknown'}; environment: "

@@ -23,6 +23,7 @@ from anthropic.types import MessageParam, TextBlockParam
 from bot import metrics
 from bot.context.pseudonyms import Pseudonyms
 from bot.context.store import Turn
+from bot.evidence.render import model_text, with_measured
 from bot.models import Context, TriageAnswer, TriageResult, Usage
 from bot.redact import redact, redact_obj, redact_thorough
 from bot.triage.fallback import answer_for_question, answer_from_runbook
@@ -112,6 +113,13 @@ class Wizard:
             context=context,
             skip_model=skip_model,
         )
+        if not result.fallback and context.evidence is not None:
+            # The bot's own readings lead the evidence whatever the model cited: the live value
+            # of the alert's query is in every analysis (the fallback puts them in itself).
+            answer = result.answer.model_copy(
+                update={"evidence": with_measured(result.answer.evidence, context.evidence)}
+            )
+            result = result.model_copy(update={"answer": answer})
         return result.model_copy(update={"runbook": context.runbook})
 
     async def followup(
@@ -235,6 +243,10 @@ class Wizard:
             ]
         if history:
             lines += ["", wrap_untrusted("history", "\n".join(history))]
+        if context.evidence is not None:
+            # Measured values, but labels, alert expressions and Alertmanager text come from
+            # outside: data to read, never instructions.
+            lines += ["", wrap_untrusted("evidence", model_text(context.evidence))]
         return redact("\n".join(lines))
 
     def _transcript(self, turns: Sequence[Turn]) -> str:
