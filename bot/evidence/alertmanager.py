@@ -14,7 +14,7 @@ import aiohttp
 from yarl import URL
 
 from bot.alerts.common import SERVICE_KEYS
-from bot.evidence.http import SourceUnavailable, auth_headers, base_url, get_json
+from bot.evidence.http import Endpoint, SourceUnavailable, get_json
 from bot.evidence.models import EvidenceItem
 from bot.models import SEVERITY_RANK, Alert
 
@@ -50,7 +50,7 @@ def _is_this(entry: dict[str, Any], alert: Alert) -> bool:
     return all(labels.get(k) == v for k, v in alert.labels.items() if k in labels)
 
 
-class AlertmanagerReader:
+class AlertmanagerReader(Endpoint):
     """Reads alerts (with silence/inhibition state) from one configured Alertmanager."""
 
     def __init__(
@@ -60,27 +60,13 @@ class AlertmanagerReader:
         session: aiohttp.ClientSession | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
-        self._headers = auth_headers(URL(url))
-        self.base = base_url(url)
-        self.timeout_s = timeout_s
-        self._session = session
-        self._owns_session = session is None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        return self._session
-
-    async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        super().__init__(url, session=session, timeout_s=timeout_s)
 
     async def alerts(
         self, filters: list[str], *, timeout_s: float | None = None
     ) -> list[dict[str, Any]]:
         """Active, silenced and inhibited alerts matching every matcher in `filters`."""
-        url = URL(str(self.base).rstrip("/") + "/api/v2/alerts")
+        url = URL(self.display_url + "/api/v2/alerts")
         query = [("filter", f) for f in filters] + [
             ("active", "true"),
             ("silenced", "true"),

@@ -108,3 +108,39 @@ async def get_json(
         return json.loads(body)
     except ValueError:
         raise SourceUnavailable("answer is not JSON") from None
+
+
+class Endpoint:
+    """One configured monitoring endpoint: its base URL (credentials split off into headers),
+    default timeout, and an aiohttp session (the caller's, or one of its own to close)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        session: aiohttp.ClientSession | None,
+        timeout_s: float,
+        bearer: SecretStr | None = None,
+        username: str | None = None,
+        password: SecretStr | None = None,
+    ) -> None:
+        self._headers = auth_headers(URL(url), bearer=bearer, username=username, password=password)
+        self.base = base_url(url)
+        self.timeout_s = timeout_s
+        self._session = session
+        self._owns_session = session is None
+
+    @property
+    def display_url(self) -> str:
+        """The base URL without credentials: safe to log, show and link."""
+        return str(self.base).rstrip("/")
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None

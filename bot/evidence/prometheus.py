@@ -18,7 +18,7 @@ import aiohttp
 from pydantic import SecretStr
 from yarl import URL
 
-from bot.evidence.http import SourceUnavailable, auth_headers, base_url, get_json
+from bot.evidence.http import Endpoint, SourceUnavailable, get_json
 
 DEFAULT_TIMEOUT_S = 1.5
 MAX_POINTS = 60
@@ -82,7 +82,7 @@ def parse_result(data: Any) -> list[Series]:
     return series[:MAX_SERIES]
 
 
-class PrometheusClient:
+class PrometheusClient(Endpoint):
     """Instant and range queries against one configured Prometheus."""
 
     def __init__(
@@ -95,30 +95,17 @@ class PrometheusClient:
         password: SecretStr | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
-        raw = URL(url)
-        self._headers = auth_headers(raw, bearer=bearer_token, username=username, password=password)
-        self.base = base_url(url)
-        self.timeout_s = timeout_s
-        self._session = session
-        self._owns_session = session is None
-
-    @property
-    def display_url(self) -> str:
-        """The base URL without credentials: safe to log, show and link."""
-        return str(self.base).rstrip("/")
+        super().__init__(
+            url,
+            session=session,
+            timeout_s=timeout_s,
+            bearer=bearer_token,
+            username=username,
+            password=password,
+        )
 
     def _api(self, path: str) -> URL:
         return URL(self.display_url + "/api/v1/" + path)
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        return self._session
-
-    async def close(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def _query(self, path: str, params: dict[str, str], timeout_s: float | None) -> Any:
         body = await get_json(
