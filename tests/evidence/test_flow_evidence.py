@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pytest
 from pydantic import AnyHttpUrl
 
-from bot.slack.sandbox import SlackSandbox
+from bot.devtools.slack import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.evidence.conftest import ERROR_RATIO
 from tests.evidence.test_pack import Trap
