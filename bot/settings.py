@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     llm_deadline_s: float = Field(default=25.0, alias="WIZARD_LLM_DEADLINE_S", gt=0, le=600)
     llm_max_tokens: int = Field(default=4096, alias="WIZARD_LLM_MAX_TOKENS", ge=256, le=64000)
     hook_token: SecretStr | None = Field(default=None, alias="WIZARD_HOOK_TOKEN")
+    hook_redelivery_window_s: int = Field(
+        default=60, alias="WIZARD_HOOK_REDELIVERY_WINDOW_S", ge=1, le=3600
+    )
+    """A webhook body identical to one seen this recently is a re-delivery (a retry), not a new
+    notification; keep it below Alertmanager's repeat_interval so repeats are counted."""
     runbook_base_url: AnyHttpUrl | None = Field(default=None, alias="WIZARD_RUNBOOK_BASE_URL")
     prompts_dir: Path | None = Field(default=None, alias="WIZARD_PROMPTS_DIR")
     runbooks_dir: Path | None = Field(default=None, alias="WIZARD_RUNBOOKS_DIR")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -18,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from bot import metrics
+from bot.alerts.deliveries import delivery_id
 from bot.alerts.registry import parse_alertmanager_webhook
 from bot.deploys import DeployIgnored, parse_deploy_payload
 from bot.pipeline.intake import webhook_job_id
@@ -84,8 +86,16 @@ def build_web_app(runtime: Runtime) -> web.Application:
         if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
             return _json_error(400, "not an Alertmanager webhook body (no alerts list)")
         alerts = parse_alertmanager_webhook(payload)
-        job = Job(id=webhook_job_id(body), kind="webhook", alerts=alerts)
-        queued = await runtime.intake.submit_webhook(job, body)
+        received = datetime.now(UTC)
+        job = Job(
+            id=webhook_job_id(body, received), kind="webhook", alerts=alerts, received_at=received
+        )
+        queued = await runtime.intake.submit_webhook(
+            job,
+            body,
+            delivery=delivery_id(payload, body),
+            window_s=settings.hook_redelivery_window_s,
+        )
         return web.json_response({"ok": True, "alerts": len(alerts), "duplicate": not queued})
 
     async def deploy(request: web.Request) -> web.Response:

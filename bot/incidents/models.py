@@ -49,6 +49,8 @@ class IncidentAlert(BaseModel):
     first_seen: datetime
     last_seen: datetime
     count: int = 1
+    recognised: bool = True
+    """False when the generic parser guessed it from an unknown format (the card says so)."""
 
 
 class Action(BaseModel):

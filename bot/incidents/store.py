@@ -320,6 +320,8 @@ def _apply(incident: Incident, alerts: list[Alert], now: datetime, change: Chang
                 instance=instance_of(alert),
                 first_seen=alert.starts_at or now,
                 last_seen=now,
+                count=alert.count,
+                recognised=alert.recognised,
             )
             if change != "opened":
                 change = "added"
@@ -328,13 +330,14 @@ def _apply(incident: Incident, alerts: list[Alert], now: datetime, change: Chang
             known.status = alert.status
             known.severity = alert.severity
             known.last_seen = now
-            known.count += 1
+            known.count += alert.count
+            known.recognised = alert.recognised
         if alert.status == "firing":
             incident.severity = worse(incident.severity, alert.severity)
         if alert.service and alert.service not in incident.services:
             incident.services.append(alert.service)
         incident.truncated = max(incident.truncated, alert.truncated)
-        incident.events += 1
+        incident.events += alert.count  # a `[FIRING:3]` post is three notifications
     if incident.primary_fingerprint is None or incident.primary_fingerprint not in incident.alerts:
         incident.primary_fingerprint = alerts[0].fingerprint
     if change == "repeat" and status_changed:

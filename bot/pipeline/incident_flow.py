@@ -147,7 +147,7 @@ class IncidentFlow:
                 )
             if attached.change == "opened" and incident.firing:
                 await self.analyse(job, incident, group, why=None)
-            elif attached.material:
+            elif attached.material and not job.edited:
                 await self.analyse(job, incident, group, why=_why(attached.change, incident))
             if attached.change == "resolved_all":
                 await self.resolved(job, incident, by=None)

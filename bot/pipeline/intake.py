@@ -9,6 +9,7 @@ atomic step, so a crash between "marked seen" and "queued" cannot lose an alert.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 import redis.asyncio as redis
 import structlog
@@ -69,11 +70,23 @@ class Intake:
             dedup.append(keys.dedup_message(job.channel, job.ts))
         return await self.enqueue(job, dedup)
 
-    async def submit_webhook(self, job: Job, body: bytes) -> bool:
-        """Dedup a webhook delivery on its exact body (Alertmanager retries on timeouts)."""
-        digest = hashlib.sha256(body).hexdigest()
-        return await self.enqueue(job, [keys.dedup_hook(digest)], ttl_s=HOOK_DEDUP_TTL_S)
+    async def submit_webhook(
+        self,
+        job: Job,
+        body: bytes,
+        *,
+        delivery: str | None = None,
+        window_s: int = HOOK_DEDUP_TTL_S,
+    ) -> bool:
+        """Dedup a webhook re-delivery for `window_s`: on `delivery` (one notification's identity,
+        `bot.alerts.deliveries`) when given, else on the exact body. Later repeats are queued."""
+        digest = delivery or hashlib.sha256(body).hexdigest()
+        return await self.enqueue(job, [keys.dedup_hook(digest)], ttl_s=window_s)
 
 
-def webhook_job_id(body: bytes) -> str:
-    return "hook:" + hashlib.sha256(body).hexdigest()[:32]
+def webhook_job_id(body: bytes, received_at: datetime | None = None) -> str:
+    """One job per delivery: a repeat (same body, later) is a new job, never "already done"."""
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    if received_at is None:
+        return "hook:" + digest
+    return f"hook:{digest}:{int(received_at.timestamp() * 1000)}"

@@ -34,4 +34,7 @@ class Job(BaseModel):
     """For `action` jobs: the button's action id (`wizard_ack` …)."""
     incident_id: str | None = None
     event_id: str | None = None
+    edited: bool = False
+    """An `alert` job from an edit of the alert's post (`message_changed`): it updates the
+    incident's state but never asks for a new analysis."""
     received_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

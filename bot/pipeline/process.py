@@ -84,7 +84,8 @@ class Processor:
             log.warning("alert_job_without_alerts", channel=job.channel, ts=job.ts)
             return
         assert job.channel and job.ts
-        await self.flow.alerts(job, alerts, channel=job.channel, thread_ts=job.ts)
+        # an edit or a thread_broadcast updates the post it belongs to (thread_ts), not itself
+        await self.flow.alerts(job, alerts, channel=job.channel, thread_ts=job.thread_ts or job.ts)
 
     async def _webhook(self, job: Job) -> None:
         """Alertmanager webhook: always remembered and audited; counted into incidents and

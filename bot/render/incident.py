@@ -117,6 +117,12 @@ def buttons(incident: Incident, *, silence_enabled: bool) -> dict[str, Any]:
     return {"type": "actions", "block_id": f"incident:{incident.id}", "elements": elements}
 
 
+UNRECOGNISED_NOTE = (
+    "⚠️ format not recognised: no parser knows this tool's message, so the alert was read from "
+    "its text; status and severity are a best guess"
+)
+
+
 def render_summary(
     incident: Incident,
     *,
@@ -171,6 +177,8 @@ def render_summary(
     blocks.append(section("\n".join(listed)))
     if owner_mention and state != "resolved":
         blocks.append(context(f"owner: {owner_mention}"))
+    if any(not a.recognised for a in incident.alerts.values()):
+        blocks.append(context(UNRECOGNISED_NOTE))
     if facts:
         blocks.append(context(*[escape_mrkdwn(f) for f in facts]))
     if memory is not None:

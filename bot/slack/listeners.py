@@ -20,7 +20,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.registry import IGNORED_SUBTYPES, is_from_integration, parse_message
+from bot import metrics
+from bot.alerts.registry import (
+    IGNORED_SUBTYPES,
+    edited_message,
+    is_from_integration,
+    parse_message,
+)
 from bot.audit.log import AuditLog
 from bot.context.store import ContextStore
 from bot.freeze import FreezeCommandError, FreezeStore, parse_freeze_command, status_text
@@ -108,27 +114,34 @@ class SlackListeners:
             return
         if not isinstance(subtype, str | None) or subtype in IGNORED_SUBTYPES:
             return
-        if subtype in ("message_changed", "thread_broadcast"):
-            return  # edits and broadcasts of alert posts: routed in the next step (issue 11)
+        if subtype == "message_changed":
+            await self._on_edit(body, event, channel)
+            return
         event_id = body.get("event_id")
         thread_ts = event.get("thread_ts")
         in_thread = isinstance(thread_ts, str) and thread_ts != ts
-        if channel in self.alert_channels and not in_thread:
+        broadcast = subtype == "thread_broadcast"  # a thread reply also shown in the channel
+        if channel in self.alert_channels and (not in_thread or broadcast):
             alerts = parse_message(event)
             if alerts:
+                if not all(a.recognised for a in alerts):
+                    metrics.ALERTS_UNRECOGNISED.inc()
                 await self.intake.submit_slack(
                     Job(
                         id=f"msg:{channel}:{ts}",
                         kind="alert",
                         channel=channel,
                         ts=ts,
+                        thread_ts=thread_ts if in_thread else None,
                         message=event,
                         event_id=event_id,
                     )
                 )
-            elif is_from_integration(event):
-                log.warning("integration_post_not_an_alert", channel=channel, ts=ts)
-            return
+                return
+            if not in_thread:
+                if is_from_integration(event):  # a deploy announcement (never an unknown alert)
+                    log.info("integration_post_not_an_alert", channel=channel, ts=ts)
+                return
         if (
             in_thread
             and isinstance(thread_ts, str)
@@ -151,6 +164,29 @@ class SlackListeners:
                         event_id=event_id,
                     )
                 )
+
+    async def _on_edit(self, body: dict[str, Any], event: dict[str, Any], channel: str) -> None:
+        """An integration edited its alert post (Zabbix's recovery, Sentry's resolve, an ack):
+        queue the post as it now reads, to update its incident without a new analysis."""
+        inner = edited_message(event)
+        if inner is None or channel not in self.alert_channels or not is_from_integration(inner):
+            return
+        post_ts = str(inner["ts"])
+        edit_ts = event.get("ts") or event.get("event_ts")
+        if not isinstance(edit_ts, str) or not parse_message(inner):
+            return
+        await self.intake.submit_slack(
+            Job(
+                id=f"edit:{channel}:{post_ts}:{edit_ts}",
+                kind="alert",
+                channel=channel,
+                ts=edit_ts,
+                thread_ts=post_ts,
+                message=inner,
+                event_id=body.get("event_id"),
+                edited=True,
+            )
+        )
 
     async def on_mention(
         self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
