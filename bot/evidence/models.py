@@ -39,8 +39,13 @@ class EvidenceItem(BaseModel):
     condition: str | None = None
     """The alert rule's comparison (`> 0.05`) when the reading is its value side."""
     now: float | None = None
+    at: datetime | None = None
+    """When `now` was measured (the instant query's evaluation time)."""
     ago: float | None = None
     """The value at the start of the window (30 minutes ago)."""
+    ago_at: datetime | None = None
+    """When `ago` was measured: later than the window's start when the series is younger."""
+    window_min: int = 30
     low: float | None = None
     high: float | None = None
     trend: Trend = "unknown"

@@ -171,7 +171,8 @@ class EvidenceGatherer:
             )
         except SourceUnavailable as exc:
             return _unavailable(placeholder, str(exc), started)
-        item = read(query, instant, window, client.graph_url(query.expr, self.window))
+        graph = client.graph_url(query.expr, self.window)
+        item = read(query, instant, window, graph, int(self.window.total_seconds() // 60))
         return item.model_copy(update={"latency_ms": _ms(started)})
 
     async def _alertmanager(

@@ -59,7 +59,11 @@ def verdict(value: float | None, query: Query) -> Verdict | None:
 
 
 def read(
-    query: Query, instant: list[Series], window: list[Series], graph_url: str | None
+    query: Query,
+    instant: list[Series],
+    window: list[Series],
+    graph_url: str | None,
+    window_min: int = 30,
 ) -> EvidenceItem:
     """One reading from an instant and a range answer of the same expression."""
     now_series = worst(instant, query.below)
@@ -77,6 +81,7 @@ def read(
         condition=query.condition,
         graph_url=graph_url,
         series=len(instant) or len(window),
+        window_min=window_min,
     )
     if now_series is None and range_series is None:
         return base.model_copy(update={"status": "empty", "reason": "no data for this query"})
@@ -85,6 +90,12 @@ def read(
         match = next((s for s in window if s.labels == now_series.labels and s.samples), None)
         range_series = match or range_series
     now = now_series.last if now_series else (range_series.last if range_series else None)
+    latest = now_series or range_series
+    at = (
+        datetime.fromtimestamp(latest.samples[-1][0], UTC)
+        if latest is not None and latest.samples
+        else None
+    )
     samples = range_series.samples if range_series else []
     direction, since = trend(samples)
     values = [v for _, v in samples]
@@ -92,7 +103,9 @@ def read(
     return base.model_copy(
         update={
             "now": now,
+            "at": at,
             "ago": samples[0][1] if samples else None,
+            "ago_at": datetime.fromtimestamp(samples[0][0], UTC) if samples else None,
             "low": min(values) if values else None,
             "high": max(values) if values else None,
             "trend": direction,

@@ -57,12 +57,22 @@ def reading_line(item: EvidenceItem) -> str:
     moving: str = item.trend
     if item.since is not None and moving in ("rising", "falling"):
         moving += f" since {item.since.strftime('%H:%M UTC')}"
+    elif moving == "unknown":
+        moving = "no trend yet (one point)"
+    window = f"{item.window_min} min"
+    then = f"{window} ago"
+    if item.ago_at is not None and item.at is not None:
+        young = (item.at - item.ago_at).total_seconds() < item.window_min * 60 * 0.9
+        if young:
+            then = (
+                f"at {item.ago_at.strftime('%H:%M:%S UTC')} (the series' first point in {window})"
+            )
     span = ""
     if item.low is not None and item.high is not None and item.low != item.high:
-        span = f", 30-min range {format_value(item.low, unit)}–{format_value(item.high, unit)}"
+        span = f", {window} range {format_value(item.low, unit)}–{format_value(item.high, unit)}"
     text = (
         f"{MEASURED} {item.name} = {format_value(item.now, unit)} now, "
-        f"{format_value(item.ago, unit)} 30 min ago, {moving}{span}{_threshold(item)}"
+        f"{format_value(item.ago, unit)} {then}, {moving}{span}{_threshold(item)}"
         f"{_labels(item)}{_query(item.query)}"
         + (f" — graph: {item.graph_url}" if item.graph_url else "")
     )

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiohttp import web
 
-from tests.monitoring import Exporter, Server, start_alertmanager, start_prometheus
+from bot.devtools.monitoring import Exporter, Server, start_alertmanager, start_prometheus
 
 ERROR_RATIO = 'wizard_http_error_ratio{service="order-gateway"}'
 P99 = 'wizard_order_latency_p99_seconds{service="order-gateway"}'

@@ -16,13 +16,13 @@ from urllib.parse import quote
 import pytest
 from pydantic import AnyHttpUrl
 
+from bot.devtools.monitoring import Server
 from bot.devtools.slack import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.evidence.conftest import ERROR_RATIO
 from tests.evidence.test_pack import Trap
 from tests.fakes.anthropic_api import FakeAnthropic, user_text
 from tests.harness import ALERT_CHANNEL, blocks_text, settings_for, start_bot, stop_bot
-from tests.monitoring import Server
 
 PAYLOADS = Path(__file__).parents[2] / "bot" / "demo" / "payloads"
 
@@ -71,7 +71,7 @@ async def test_analysis_shows_the_live_value_of_the_alerts_query(
         await trap.stop()
     assert trap.connections == 0
     assert "📈 measured: alert expression: PTPClockOffsetHigh = 0.073 now" in text
-    assert "wizard_http_error_ratio{service=\"order-gateway\"}" in text.replace("&quot;", '"')
+    assert 'wizard_http_error_ratio{service="order-gateway"}' in text.replace("&quot;", '"')
     assert f"graph: {prometheus_server.url}/graph?g0.expr=" in text
     evidence = audit[0]["answer"]["evidence"]
     assert any("= 0.073 now" in line for line in evidence)

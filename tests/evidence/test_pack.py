@@ -15,6 +15,7 @@ import pytest
 from bot.alertmanager_api import AlertmanagerClient
 from bot.alerts.alertmanager import parse_webhook
 from bot.catalog import EvidenceQuery, Service, ServiceCatalog
+from bot.devtools.monitoring import Server, eventually, free_port, post_alerts
 from bot.evidence.alertmanager import AlertmanagerReader
 from bot.evidence.pack import EvidenceGatherer
 from bot.evidence.prometheus import PrometheusClient
@@ -22,7 +23,6 @@ from bot.evidence.queries import split_condition
 from bot.evidence.render import evidence_lines
 from bot.models import Alert, AlertLinks, Context, Deploy
 from tests.evidence.conftest import ERROR_RATIO, FIX_UP, P99, Recording
-from tests.monitoring import Server, eventually, free_port, post_alerts
 
 
 class Trap:

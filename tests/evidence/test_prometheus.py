@@ -9,10 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.evidence.http import SourceUnavailable
-from bot.evidence.prometheus import PrometheusClient, step_for
-from tests.evidence.conftest import ERROR_RATIO, Recording
-from tests.monitoring import (
+from bot.devtools.monitoring import (
     BASIC_PASSWORD,
     BASIC_USER,
     Exporter,
@@ -21,6 +18,9 @@ from tests.monitoring import (
     free_port,
     start_prometheus,
 )
+from bot.evidence.http import SourceUnavailable
+from bot.evidence.prometheus import PrometheusClient, step_for
+from tests.evidence.conftest import ERROR_RATIO, Recording
 
 
 async def test_instant_query_reads_the_scraped_value(prometheus_server: Server) -> None:

@@ -123,3 +123,29 @@ def test_values_are_written_as_a_dashboard_would() -> None:
     assert format_value(3 * 2**30, "bytes") == "3 GiB"
     assert format_value(12.0, "count") == "12"
     assert format_value(None, "ratio") == "n/a"
+
+
+def test_a_young_series_says_when_it_starts_instead_of_30_min_ago() -> None:
+    from bot.evidence.models import EvidenceItem
+    from bot.evidence.render import reading_line
+
+    at = datetime(2026, 12, 2, 9, 40, tzinfo=UTC)
+    item = EvidenceItem(
+        source="prometheus",
+        name="error ratio",
+        query="x",
+        unit="ratio",
+        now=0.073,
+        at=at,
+        ago=0.004,
+        ago_at=datetime(2026, 12, 2, 9, 10, tzinfo=UTC),
+        trend="rising",
+        since=datetime(2026, 12, 2, 9, 31, tzinfo=UTC),
+        low=0.004,
+        high=0.079,
+    )
+    line = reading_line(item)
+    assert "error ratio = 7.3 % now, 0.4 % 30 min ago, rising since 09:31 UTC" in line
+    assert "30 min range 0.4 %–7.9 %" in line
+    young = item.model_copy(update={"ago_at": datetime(2026, 12, 2, 9, 38, tzinfo=UTC)})
+    assert "0.4 % at 09:38:00 UTC (the series' first point in 30 min)" in reading_line(young)

@@ -1,9 +1,9 @@
-"""Real Prometheus and Alertmanager servers for tests (Debian's binaries), plus a tiny exporter.
+"""Real Prometheus and Alertmanager servers on loopback (Debian's binaries), plus a tiny exporter.
 
-Why real: what matters is what Prometheus and Alertmanager really answer (result types, error
-shapes, silence and inhibition state), so tests start the actual binaries on free loopback
-ports with throw-away configs, and wait on conditions with deadlines — never fixed sleeps.
-Prometheus scrapes `Exporter`, whose gauges a test sets.
+For tests, benchmarks and the demo. Why real: what matters is what Prometheus and Alertmanager
+really answer (result types, error shapes, silence and inhibition state), so the actual binaries
+are started on free loopback ports with throw-away configs, and waited on with deadlines —
+never fixed sleeps. Prometheus scrapes `Exporter`, whose gauges the caller sets.
 """
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ from typing import Any
 PROMETHEUS_BIN = shutil.which("prometheus") or "/usr/bin/prometheus"
 ALERTMANAGER_BIN = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
 BASIC_USER = "wizard"
-BASIC_PASSWORD = "wizard-test-pass"
+BASIC_PASSWORD = "wizard-test-pass"  # noqa: S105 - a throw-away loopback test server's
 # bcrypt (cost 4) of BASIC_PASSWORD, for Prometheus' --web.config.file basic_auth_users
 BASIC_HASH = "$2b$04$3kGHKOYSzZ4MA5eIBpIqL.1pB0krg4vA7aeD3rEWhcmc8STrDreVK"
+
+
+def binaries_present() -> bool:
+    """Whether Debian's prometheus and prometheus-alertmanager are installed here."""
+    return Path(PROMETHEUS_BIN).is_file() and Path(ALERTMANAGER_BIN).is_file()
 
 
 def free_port() -> int:
@@ -50,8 +55,10 @@ def wait_for(what: str, check: Callable[[], bool], deadline_s: float = 30.0) -> 
 
 
 def get_json(url: str, headers: dict[str, str] | None = None) -> Any:
-    request = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(request, timeout=5) as response:
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError("loopback servers only")
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - checked above
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
         return json.loads(response.read())
 
 
@@ -60,6 +67,9 @@ class Exporter:
 
     def __init__(self) -> None:
         self.gauges: dict[str, float] = {}
+        self.rates: dict[str, float] = {}
+        """Counters: series → increase per second (the exposed value grows with time)."""
+        self.started = time.monotonic()
         self.scrapes = 0
         self._lock = threading.Lock()
         exporter = self
@@ -68,12 +78,18 @@ class Exporter:
             def do_GET(self) -> None:
                 with exporter._lock:
                     exporter.scrapes += 1
-                    body = "".join(f"{k} {v}\n" for k, v in exporter.gauges.items()).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                    age = time.monotonic() - exporter.started
+                    values = {**exporter.gauges}
+                    values.update({k: 1000 + r * age for k, r in exporter.rates.items()})
+                    body = "".join(f"{k} {v}\n" for k, v in values.items()).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain; version=0.0.4")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the scraper went away (Prometheus stopping): nothing to answer
 
             def log_message(self, *_: object) -> None:
                 pass
@@ -86,6 +102,11 @@ class Exporter:
         """`series` is a name with labels, as exposed: `wizard_error_ratio{service="ogw"}`."""
         with self._lock:
             self.gauges[series] = value
+
+    def grow(self, series: str, per_second: float) -> None:
+        """A counter increasing by `per_second` (so `rate(series[1m])` reads `per_second`)."""
+        with self._lock:
+            self.rates[series] = per_second
 
     def start(self) -> Exporter:
         self._thread.start()
@@ -105,7 +126,8 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = workdir / f"{name}.log"
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
+        # argv is built here from the Debian binaries' paths and our own temp files
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)  # noqa: S603
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -226,13 +248,15 @@ def start_alertmanager(workdir: Path) -> Server:
 
 def post_alerts(alertmanager_url: str, alerts: list[dict[str, Any]]) -> None:
     """Push alerts the way Prometheus does (`POST /api/v2/alerts`)."""
-    request = urllib.request.Request(
+    if not alertmanager_url.startswith("http://127.0.0.1:"):
+        raise ValueError("loopback servers only")
+    request = urllib.request.Request(  # noqa: S310 - checked above
         f"{alertmanager_url}/api/v2/alerts",
         data=json.dumps(alerts).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=5) as response:
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
         response.read()
 
 
@@ -250,3 +274,46 @@ async def eventually[T](
             return last  # type: ignore[no-any-return]
         await asyncio.sleep(0.1)
     raise TimeoutError(f"{what} not within {deadline_s:g}s (last: {last!r:.300})")
+
+
+OGW = 'service="order-gateway"'
+# A market-open incident on the bundled catalog's services: order-gateway p99 past 5 ms with
+# 503s at ~6 %, a market-data feed gapping, a pricing consumer lagging. Names match catalog.yaml.
+DEMO_COUNTERS: dict[str, float] = {
+    **{
+        f'order_gateway_ack_latency_seconds_bucket{{{OGW},le="{le}"}}': per_s
+        for le, per_s in (
+            ("0.0005", 200),
+            ("0.001", 600),
+            ("0.002", 900),
+            ("0.005", 980),
+            ("0.01", 995),
+            ("+Inf", 1000),
+        )
+    },
+    f'http_requests_total{{{OGW},code="200"}}': 940,
+    f'http_requests_total{{{OGW},code="503"}}': 62,
+    f"order_gateway_rejects_total{{{OGW}}}": 8,
+    f"order_gateway_orders_total{{{OGW}}}": 1000,
+    'md_feed_gaps_total{service="market-data-feed",feed="XLON-L1"}': 2,
+    'md_feed_messages_total{service="market-data-feed",feed="XLON-L1"}': 52000,
+}
+DEMO_GAUGES: dict[str, float] = {
+    f"order_gateway_inflight_orders{{{OGW}}}": 720,
+    f"order_gateway_inflight_limit{{{OGW}}}": 1000,
+    f'node_ptp_offset_ns{{{OGW},instance="ogw-1:9100"}}': 140000,
+    'md_feed_lag_seconds{service="market-data-feed",feed="XLON-L1"}': 0.012,
+    'ptp_clock_offset_seconds{service="market-data-feed",instance="md-1:9100"}': 0.00004,
+    'kafka_consumergroup_lag{consumergroup="pricing-engine",topic="prices"}': 25000,
+    "kafka_server_replicamanager_underreplicatedpartitions": 0,
+}
+
+
+def demo_exporter() -> Exporter:
+    """An exporter serving the demo's series (started)."""
+    exporter = Exporter()
+    for series, per_second in DEMO_COUNTERS.items():
+        exporter.grow(series, per_second)
+    for series, value in DEMO_GAUGES.items():
+        exporter.set(series, value)
+    return exporter.start()
