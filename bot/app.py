@@ -24,7 +24,6 @@ import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import anthropic
 import redis.asyncio as redis
 import structlog
 from aiohttp import web
@@ -58,6 +57,7 @@ from bot.store.embedded import EmbeddedRedis
 from bot.store.ledger import JobLedger
 from bot.triage.paths import RUNBOOKS_DIR
 from bot.triage.prompts import load_prompts
+from bot.triage.providers import build_model_client
 from bot.triage.runbooks import RunbookCatalog
 from bot.triage.wizard import Wizard
 from bot.web import build_web_app
@@ -145,24 +145,13 @@ async def open_redis(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | N
 
 
 def build_wizard(settings: Settings, pseudonyms: Pseudonyms | None = None) -> Wizard:
-    """The wizard with its prompts, runbooks and (when a key is set) the Anthropic client."""
+    """The wizard with its prompts, runbooks and (when one is configured) the model client."""
     catalog = RunbookCatalog.load(settings.runbooks_dir or RUNBOOKS_DIR)
     runbook_base = str(settings.runbook_base_url).rstrip("/") if settings.runbook_base_url else None
-    llm = None
-    if settings.anthropic_api_key is not None:
-        llm = anthropic.AsyncAnthropic(
-            api_key=settings.anthropic_api_key.get_secret_value(),
-            base_url=str(settings.anthropic_base_url) if settings.anthropic_base_url else None,
-            max_retries=2,
-            timeout=settings.llm_deadline_s,
-        )
     return Wizard(
         prompts=load_prompts(settings.prompts_dir),
         catalog=catalog,
-        client=llm,
-        model=settings.wizard_model,
-        deadline_s=settings.llm_deadline_s,
-        max_tokens=settings.llm_max_tokens,
+        client=build_model_client(settings),
         memory_tokens=settings.thread_memory_tokens,
         runbook_base_url=runbook_base,
         pseudonyms=pseudonyms,

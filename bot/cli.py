@@ -132,6 +132,8 @@ async def _serve(
     from bot.app import build_runtime
 
     drain = drain_s if drain_s is not None else settings.llm_deadline_s + DRAIN_MARGIN_S
+    if role != "intake":  # only workers call the model
+        await verify_model(settings)
     runtime = await build_runtime(settings, role=role)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -148,6 +150,19 @@ async def _serve(
         log.info("wizard_draining", drain_s=drain)
     finally:
         await runtime.stop(drain_s=drain)
+
+
+async def verify_model(settings: Settings) -> None:
+    """WIZARD_MODEL must exist for this key before serving (exit 2 with one line if the API
+    says it does not); an unreachable API is a warning, not a reason to stay down."""
+    from bot.triage.providers import build_model_client, check_model
+
+    client = build_model_client(settings)
+    if client is not None:
+        try:
+            await check_model(client)
+        finally:
+            await client.close()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

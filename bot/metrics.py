@@ -41,6 +41,12 @@ LLM_LATENCY = Histogram(
 )
 LLM_TOKENS = Counter("wizard_llm_tokens", "Tokens used, by type.", ["type"], registry=REGISTRY)
 LLM_COST = Counter("wizard_llm_cost_usd", "Model spend in dollars.", registry=REGISTRY)
+LLM_STOPS = Counter(
+    "wizard_llm_stop_reasons", "Model responses by stop_reason.", ["reason"], registry=REGISTRY
+)
+LLM_UNPRICED = Counter(
+    "wizard_llm_unpriced_calls", "Model calls whose model has no known price.", registry=REGISTRY
+)
 FALLBACKS = Counter(
     "wizard_fallbacks", "Runbook fallbacks posted instead of a model answer, by cause.", ["cause"],
     registry=REGISTRY,

@@ -256,7 +256,15 @@ class Usage(BaseModel):
     output_tokens: int = 0
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
-    cost_usd: Decimal = Decimal("0")
+    cache_write_1h_tokens: int = 0
+    """Of `cache_creation_input_tokens`, those written with the 1-hour TTL (priced 2x input)."""
+    thinking_tokens: int = 0
+    """Of `output_tokens`, those the model spent thinking (already included, billed as output)."""
+    inference_geo: str | None = None
+    service_tier: str | None = None
+    cost_usd: Decimal | None = Decimal("0")
+    """None when the model has no published price in bot/triage/prices.yaml: "unknown", never
+    another model's price."""
 
 
 class TriageResult(BaseModel):

@@ -7,34 +7,15 @@ of failing at 09:29:59 on the first alert of the day.
 
 from __future__ import annotations
 
-import re
-import typing
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-
-def _newest_sonnet(fallback: str = "claude-sonnet-5-5") -> str:
-    """The newest Sonnet alias the installed anthropic SDK knows, so an SDK upgrade moves it."""
-    try:
-        from anthropic.types import ModelParam
-    except ImportError:  # pragma: no cover - the SDK is a dependency
-        return fallback
-
-    def names(tp: object) -> list[str]:
-        args = typing.get_args(tp)
-        return [n for a in args for n in names(a)] if args else [tp] if isinstance(tp, str) else []
-
-    def version(name: str) -> tuple[int, ...]:
-        return tuple(int(p) for p in re.findall(r"\d+", name.removeprefix("claude-sonnet-")))
-
-    aliases = [n for n in names(ModelParam) if re.fullmatch(r"claude-sonnet-\d+(-\d)?", n)]
-    return max(aliases, key=version) if aliases else fallback
-
-
-DEFAULT_MODEL = _newest_sonnet()
+DEFAULT_MODEL = "claude-sonnet-5-5"
+"""Pinned, not discovered: a package upgrade must never change which model production calls.
+Checked at `wizard serve` start-up with `models.retrieve` (bot/triage/providers.py)."""
 
 
 class ConfigError(Exception):
@@ -57,6 +38,26 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
     anthropic_base_url: AnyHttpUrl | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
     wizard_model: str = Field(default=DEFAULT_MODEL, alias="WIZARD_MODEL", min_length=1)
+    llm_provider: Literal["anthropic", "bedrock", "vertex"] = Field(
+        default="anthropic", alias="WIZARD_LLM_PROVIDER"
+    )
+    """Where the model runs: the Claude API, Amazon Bedrock or Google Vertex AI (data residency)."""
+    aws_region: str | None = Field(default=None, alias="AWS_REGION")
+    bedrock_base_url: AnyHttpUrl | None = Field(default=None, alias="ANTHROPIC_BEDROCK_BASE_URL")
+    """Bedrock: region (credentials come from the usual AWS chain: env, profile, instance role);
+    the base URL is for VPC endpoints and tests."""
+    vertex_project_id: str | None = Field(default=None, alias="ANTHROPIC_VERTEX_PROJECT_ID")
+    vertex_region: str | None = Field(default=None, alias="CLOUD_ML_REGION")
+    vertex_base_url: AnyHttpUrl | None = Field(default=None, alias="ANTHROPIC_VERTEX_BASE_URL")
+    vertex_access_token: SecretStr | None = Field(default=None, alias="WIZARD_VERTEX_ACCESS_TOKEN")
+    """Vertex: project and region; credentials from Application Default Credentials unless a
+    short-lived access token is given (tests, or tokens minted by a sidecar)."""
+    effort: Literal["low", "medium", "high", "xhigh", "max"] = Field(
+        default="low", alias="WIZARD_EFFORT"
+    )
+    """How much the model thinks (`output_config.effort`, adaptive thinking). Low, not the model's
+    default high: thinking comes before the answer, and the first triage must land inside
+    WIZARD_LLM_DEADLINE_S (README "Model providers")."""
     alert_channels: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(), alias="WIZARD_ALERT_CHANNELS"
     )
@@ -85,7 +86,14 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     data_dir: Path = Field(default=Path(".wizard-data"), alias="WIZARD_DATA_DIR")
     llm_deadline_s: float = Field(default=25.0, alias="WIZARD_LLM_DEADLINE_S", gt=0, le=600)
-    llm_max_tokens: int = Field(default=4096, alias="WIZARD_LLM_MAX_TOKENS", ge=256, le=64000)
+    llm_max_tokens: int = Field(default=16000, alias="WIZARD_LLM_MAX_TOKENS", ge=1024, le=128000)
+    """Thinking tokens count toward it: room for adaptive thinking plus a ~2-3k-token answer."""
+    llm_attempt_timeout_s: float | None = Field(
+        default=None, alias="WIZARD_LLM_ATTEMPT_TIMEOUT_S", gt=0, le=600
+    )
+    """One HTTP attempt's limit (unset: 0.8 × the deadline, capped at the deadline), so the SDK's
+    retries of a failed or hung attempt can still land inside the deadline."""
+    llm_max_retries: int = Field(default=2, alias="WIZARD_LLM_MAX_RETRIES", ge=0, le=10)
     hook_token: SecretStr | None = Field(default=None, alias="WIZARD_HOOK_TOKEN")
     hook_redelivery_window_s: int = Field(
         default=60, alias="WIZARD_HOOK_REDELIVERY_WINDOW_S", ge=1, le=3600
@@ -192,6 +200,12 @@ class Settings(BaseSettings):
         """The Web API base URL with the trailing slash slack-sdk needs."""
         url = str(self.slack_api_url)
         return url if url.endswith("/") else url + "/"
+
+    @property
+    def llm_attempt_s(self) -> float:
+        """The per-attempt timeout actually used: never longer than the whole deadline."""
+        attempt = self.llm_attempt_timeout_s or 0.8 * self.llm_deadline_s
+        return min(attempt, self.llm_deadline_s)
 
     def require_slack(self, socket_mode: bool) -> None:
         """Fail fast with one line when `serve` lacks what Slack needs in the chosen mode."""

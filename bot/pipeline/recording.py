@@ -65,7 +65,7 @@ class Recorder:
             answer=result.answer.model_dump(mode="json"),
             notes=result.notes,
             usage=result.usage.model_dump(mode="json", exclude={"cost_usd"}),
-            cost_usd=money(result.usage.cost_usd),
+            cost_usd=("unknown" if result.usage.cost_usd is None else money(result.usage.cost_usd)),
             latency_ms=result.latency_ms,
             received_at=job.received_at.isoformat(),
         )

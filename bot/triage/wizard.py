@@ -1,22 +1,22 @@
-"""The wizard: the only module that talks to Anthropic.
+"""The wizard: persona, prompts and the checks an answer must pass.
 
 It builds a byte-stable, cached system prefix (persona + answer template + runbook catalogue),
 puts the alert's context after it with the alert text wrapped and labelled as untrusted data,
-asks for a structured `TriageAnswer` with `messages.parse`, checks the answer against the facts
-(a rollback target must come from deploy history), and falls back to the matched runbook when the
-model is missing, failing or past `WIZARD_LLM_DEADLINE_S`. It never returns without an answer.
+asks the model client (bot/triage/llm.py: thinking, effort, stop reasons, deadline) for a
+structured `TriageAnswer`, checks the answer against the facts (a rollback target must come from
+deploy history), and falls back to the matched runbook when the model is missing, failing, past
+`WIZARD_LLM_DEADLINE_S` or stopped without a usable answer — with the reason, and with the call's
+usage and cost kept for the audit record. It never returns without an answer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-import anthropic
 import structlog
 from anthropic.types import MessageParam, TextBlockParam
 
@@ -24,11 +24,11 @@ from bot import metrics
 from bot.context.pseudonyms import Pseudonyms
 from bot.context.store import Turn
 from bot.evidence.render import model_text, with_measured
-from bot.models import Context, TriageAnswer, TriageResult, Usage
+from bot.models import Context, TriageAnswer, TriageResult
 from bot.redact import redact, redact_obj, redact_thorough
 from bot.triage.fallback import answer_for_question, answer_from_runbook
 from bot.triage.guard import GuardPolicy, context_hosts, guard_answer
-from bot.triage.pricing import price_usage
+from bot.triage.llm import ModelClient
 from bot.triage.prompts import Prompts
 from bot.triage.rollback import allowed_versions, check_model_plan, history_plan, plan_from_history
 from bot.triage.runbooks import Runbook, RunbookCatalog
@@ -52,10 +52,7 @@ class Wizard:
         *,
         prompts: Prompts,
         catalog: RunbookCatalog,
-        client: anthropic.AsyncAnthropic | None,
-        model: str,
-        deadline_s: float,
-        max_tokens: int = 4096,
+        client: ModelClient | None,
         memory_tokens: int = 6000,
         runbook_base_url: str | None = None,
         pseudonyms: Pseudonyms | None = None,
@@ -65,9 +62,6 @@ class Wizard:
         self.prompts = prompts
         self.catalog = catalog
         self.client = client
-        self.model = model
-        self.deadline_s = deadline_s
-        self.max_tokens = max_tokens
         self.memory_tokens = memory_tokens
         self.runbook_base_url = runbook_base_url
         self.pseudonyms = pseudonyms
@@ -303,74 +297,33 @@ class Wizard:
             user = await self.pseudonyms.protect(user)  # trading ids → reversible tokens
         user = redact_thorough(user)
         messages: list[MessageParam] = [{"role": "user", "content": user}]
-        prompt_hash = _hash({"model": self.model, "system": self.system, "messages": messages})
-        started = time.perf_counter()
+        model = self.client.model if self.client is not None else None
+        prompt_hash = _hash({"model": model, "system": self.system, "messages": messages})
 
-        def fell_back(reason: str, cause: str) -> TriageResult:
+        def fell_back(reason: str, cause: str, **kept: Any) -> TriageResult:
             log.warning("wizard_fallback", reason=reason, prompt_hash=prompt_hash[:16])
             metrics.FALLBACKS.labels(cause).inc()
-            if cause != "no_api_key":
-                metrics.LLM_CALLS.labels(cause).inc()
             return TriageResult(
                 answer=fallback(reason),
                 fallback=True,
                 fallback_reason=reason,
                 prompt_hash=prompt_hash,
-                latency_ms=int((time.perf_counter() - started) * 1000),
+                **kept,
             )
 
         if self.client is None:
             return fell_back("no ANTHROPIC_API_KEY configured", "no_api_key")
         if skip_model:
             return fell_back(skip_model, "budget")
-        try:
-            async with asyncio.timeout(self.deadline_s):
-                response = await self.client.messages.parse(
-                    model=self.model,
-                    max_tokens=self.max_tokens,
-                    system=self.system,
-                    messages=messages,
-                    output_format=TriageAnswer,
-                )
-        except TimeoutError:
-            return fell_back(f"the model did not answer within {self.deadline_s:g}s", "timeout")
-        except anthropic.APIStatusError as exc:
-            return fell_back(
-                f"the model API returned HTTP {exc.status_code}", f"http_{exc.status_code}"
-            )
-        except anthropic.APIError as exc:
-            return fell_back(f"the model API failed ({type(exc).__name__})", "api_error")
-        except Exception as exc:  # a malformed structured answer must not lose the alert
-            return fell_back(f"the model's answer was unusable ({type(exc).__name__})", "unusable")
-        answer = response.parsed_output
-        usage = price_usage(self.model, response.usage)
-        if answer is None:
-            result = fell_back(
-                f"the model returned no structured answer ({response.stop_reason})", "no_answer"
-            )
-            return result.model_copy(update={"usage": usage, "model": self.model})
-        answer, notes = self._check(answer, context)
-        latency = int((time.perf_counter() - started) * 1000)
-        metrics.LLM_CALLS.labels("ok").inc()
-        metrics.LLM_LATENCY.observe(latency / 1000)
-        metrics.LLM_COST.inc(float(usage.cost_usd))
-        for kind in ("input", "output", "cache_creation_input", "cache_read_input"):
-            metrics.LLM_TOKENS.labels(kind).inc(getattr(usage, f"{kind}_tokens"))
-        log.info(
-            "wizard_answered",
-            model=self.model,
-            ms=latency,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read=usage.cache_read_input_tokens,
-            cost_usd=str(usage.cost_usd),
+        reply = await self.client.structured(
+            system=self.system, messages=messages, output=TriageAnswer
         )
+        kept: dict[str, Any] = {"latency_ms": reply.latency_ms}
+        if reply.usage is not None:  # the call was made and billed: keep what it cost
+            kept.update(usage=reply.usage, model=reply.model)
+        if reply.parsed is None:
+            return fell_back(reply.problem or reply.cause, reply.cause, **kept)
+        answer, notes = self._check(reply.parsed, context)
         return TriageResult(
-            answer=answer,
-            fallback=False,
-            model=self.model,
-            prompt_hash=prompt_hash,
-            usage=usage if isinstance(usage, Usage) else Usage(),
-            latency_ms=latency,
-            notes=notes,
+            answer=answer, fallback=False, prompt_hash=prompt_hash, notes=notes, **kept
         )

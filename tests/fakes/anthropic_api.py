@@ -1,13 +1,20 @@
-"""A local fake of the Anthropic Messages API, reached by the real SDK via `base_url`.
+"""A local fake of the Anthropic Messages API — as the Claude API, Amazon Bedrock and Google
+Vertex AI serve it — reached by the real SDK clients via `base_url`.
 
-Why: the wizard's behaviour depends on what the *real* `anthropic` client does with responses —
-structured-output parsing into `TriageAnswer`, status-code → exception mapping, timeouts — so tests
-must go through the SDK's own HTTP stack, not a patched method. This aiohttp server answers
-`POST /v1/messages` with well-formed Messages API JSON, records every request, emulates prompt
-caching (cache reads when the cached system prefix repeats), and can be switched at runtime into
-failure modes: delays, HTTP errors with Anthropic's real error body, hanging, non-JSON output, and
-connections dropped mid-response (after the status line and headers, or part-way through the body),
-which is what a proxy restart or a reset TCP connection looks like to the SDK.
+Why: the wizard's behaviour depends on what the *real* `anthropic` clients do with responses —
+status-code → exception mapping, retries and `retry-after`, timeouts, SigV4 signing for Bedrock,
+the Vertex URL scheme — so tests go through the SDK's own HTTP stack, never a patched method.
+Answers look like current models' (tests/fakes/anthropic_wire.py): a signed thinking block before
+the answer, usage with cache reads/writes by TTL and the thinking share of output, rate-limit and
+`request-id` headers on every response; tests can script turns (tool use, `max_tokens` with
+truncated JSON, refusal, any stop reason) and switch failure modes: delays, HTTP errors with the
+real error body (429 with `retry-after`, 529 overloaded), hanging, non-JSON output, and
+connections dropped mid-response, which is what a proxy restart looks like to the SDK.
+
+Routes: `POST /v1/messages` (SSE when `stream`), `GET /v1/models/{id}` (the start-up check),
+Bedrock `POST /model/{modelId}/invoke`, Vertex
+`POST /v1/projects/{p}/locations/{r}/publishers/anthropic/models/{m}:rawPredict` (the SDK's
+Vertex base URL ends in `/v1`).
 """
 
 from __future__ import annotations
@@ -16,19 +23,36 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import re
 import uuid
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
+from urllib.parse import unquote
 
 import structlog
 from aiohttp import web
 
+from tests.fakes.anthropic_wire import (
+    Conversation,
+    JSONDict,
+    RateLimits,
+    Scripted,
+    build_message,
+    cache_split,
+    first_alert_name,
+    model_info,
+    schema_violations,
+    sse_events,
+    tool_results,
+    triage_answer,
+    user_text,
+)
+
 log = structlog.get_logger(__name__)
 
-JSONDict = dict[str, Any]
 Responder = Callable[[JSONDict], JSONDict]
 DropStage = Literal["headers", "body"]
+Platform = Literal["anthropic", "bedrock", "vertex"]
+__all__ = ["FakeAnthropic", "JSONDict", "Scripted", "first_alert_name", "user_text"]
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -40,89 +64,24 @@ _ERROR_TYPES = {
     500: "api_error",
     529: "overloaded_error",
 }
-_NAME_PATTERNS = (
-    re.compile(r"alertname[\"']?\s*[:=]\s*[\"'`]?([A-Za-z][\w.-]+)"),
-    re.compile(r"\"name\"\s*:\s*\"([^\"]+)\""),
-    re.compile(r"\bname\s*[:=]\s*[\"'`]?([A-Za-z][\w.-]+)"),
-    re.compile(r"\b([A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+)\b"),
-)
-CHARS_PER_TOKEN = 4
-
-
-def _tokens(value: Any) -> int:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return max(1, len(text) // CHARS_PER_TOKEN)
-
-
-def user_text(body: JSONDict) -> str:
-    """All text of the user turns in a Messages API request body."""
-    parts: list[str] = []
-    for message in body.get("messages") or []:
-        if message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            parts += [b.get("text", "") for b in content if isinstance(b, dict)]
-    return "\n".join(parts)
-
-
-def first_alert_name(text: str) -> str | None:
-    """The first thing in `text` that looks like an alert name (alertname=, name:, CamelCase)."""
-    for pattern in _NAME_PATTERNS:
-        if match := pattern.search(text):
-            return match.group(1)
-    return None
-
-
-def schema_violations(value: Any, schema: JSONDict, root: JSONDict | None = None) -> list[str]:
-    """A small JSON-schema check (the subset the SDK's transformed pydantic schemas use)."""
-    root = root if root is not None else schema
-    if "$ref" in schema:
-        name = str(schema["$ref"]).rsplit("/", 1)[-1]
-        return schema_violations(value, root.get("$defs", {}).get(name, {}), root)
-    if "anyOf" in schema:
-        options = [schema_violations(value, option, root) for option in schema["anyOf"]]
-        return [] if any(not o for o in options) else [f"no anyOf branch matches {value!r:.60}"]
-    if "enum" in schema and value not in schema["enum"]:
-        return [f"{value!r} not in {schema['enum']}"]
-    kinds = {
-        "object": dict,
-        "array": list,
-        "string": str,
-        "boolean": bool,
-        "integer": int,
-        "number": (int, float),
-        "null": type(None),
-    }
-    kind = schema.get("type")
-    if isinstance(kind, str) and kind in kinds and not isinstance(value, kinds[kind]):
-        return [f"expected {kind}, got {type(value).__name__}"]
-    errors: list[str] = []
-    if isinstance(value, dict):
-        props: JSONDict = schema.get("properties", {})
-        errors += [f"missing {k}" for k in schema.get("required", []) if k not in value]
-        if schema.get("additionalProperties") is False:
-            errors += [f"unexpected {k}" for k in value if k not in props]
-        for key, sub in value.items():
-            if key in props:
-                errors += [f"{key}: {e}" for e in schema_violations(sub, props[key], root)]
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for i, item in enumerate(value):
-            errors += [f"[{i}]: {e}" for e in schema_violations(item, schema["items"], root)]
-    return errors
+KNOWN_MODELS = frozenset({"claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-4-5"})
 
 
 class FakeAnthropic:
-    """`POST /v1/messages` on 127.0.0.1 (random port); point `AsyncAnthropic(base_url=...)` here."""
+    """The fake on 127.0.0.1 (random port); point an SDK client's `base_url` here."""
 
     def __init__(self, responder: Responder | None = None, *, model_id: str | None = None) -> None:
         self.responder: Responder = responder or self.default_answer
         self.model_id = model_id
+        self.models: set[str] = set(KNOWN_MODELS)
         self.rollback_target: str | None = None
         self.requests: list[JSONDict] = []
         self.violations: list[list[str]] = []
+        self.limits = RateLimits()
+        self.conversation = Conversation()
+        self.vertex_token: str | None = None
+        """When set, Vertex requests must carry exactly this bearer token."""
+        self._script: list[Scripted] = []
         self._cached_prefixes: set[str] = set()
         self._delay = 0.0
         self._fail_status: int | None = None
@@ -142,7 +101,11 @@ class FakeAnthropic:
     async def start(self) -> None:
         self._stopping = asyncio.Event()
         app = web.Application(client_max_size=16 * 1024 * 1024)
-        app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1/messages", self._claude_api)
+        app.router.add_get("/v1/models/{model}", self._model_info)
+        app.router.add_post("/model/{model}/invoke", self._bedrock)
+        vertex = "/v1/projects/{project}/locations/{region}/publishers/anthropic/models/{action}"
+        app.router.add_post(vertex, self._vertex)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -175,13 +138,21 @@ class FakeAnthropic:
     def calls(self) -> int:
         return len(self.requests)
 
-    # --- modes ----------------------------------------------------------------------------------
+    # --- scripting and modes --------------------------------------------------------------------
+    def script(self, *turns: Scripted) -> None:
+        """Answer the next requests with these turns, in order (then the default answer)."""
+        self._script += turns
+
+    def tool_results(self, index: int = -1) -> list[JSONDict]:
+        """The tool_result blocks request `index` carried back."""
+        return tool_results(self.requests[index]["body"])
+
     def delay(self, seconds: float) -> None:
         self._delay = seconds
 
     def fail(self, status: int, times: int | None = None, *, retry_after: int = 1) -> None:
         """Answer `status` with Anthropic's error body (`times` None: until reset); a 429
-        carries `retry-after: <retry_after>` (the SDK sleeps that long, up to 60 s)."""
+        carries `retry-after: <retry_after>` (the SDK sleeps that long before retrying)."""
         self._fail_status = status
         self._fail_times = times
         self._retry_after = retry_after
@@ -213,40 +184,36 @@ class FakeAnthropic:
         self._invalid_json = False
         self._drop = None
         self._drop_times = None
+        self._script.clear()
         self._released.set()
 
     # --- the default model ----------------------------------------------------------------------
     def default_answer(self, body: JSONDict) -> JSONDict:
         """A plausible TriageAnswer that quotes the first alert name found in the user turn."""
-        name = first_alert_name(user_text(body)) or "the reported issue"
-        target = self.rollback_target
-        return {
-            "summary": f"{name} is firing; impact is being assessed (fake model answer).",
-            "immediate_actions": [f"Acknowledge {name} and check its dashboard."],
-            "implementation_plan": [f"Find the change that triggered {name} and revert it."],
-            "monitoring_strategy": [f"Watch the metric behind {name} for 15 minutes."],
-            "risk_mitigation": ["Change one thing at a time; keep the previous build warm."],
-            "rollback": {
-                "target_version": target,
-                "target_known": target is not None,
-                "steps": ["Redeploy the previous version."] if target else [],
-                "verification": ["Error rate and latency back under SLO."],
-                "abort_criteria": ["The rollback itself raises errors."],
-            },
-            "success_criteria": [f"{name} resolved and stays resolved for 15 minutes."],
-            "clarifying_questions": [],
-            "confidence": "medium",
-            "evidence": [f"alert {name}"],
-            "compliance_notes": ["Record the change in the change log."],
-        }
+        return triage_answer(body, self.rollback_target)
 
-    # --- HTTP -----------------------------------------------------------------------------------
+    # --- HTTP: errors and cuts ------------------------------------------------------------------
+    def _headers(self, platform: Platform, exhausted: bool = False) -> dict[str, str]:
+        rid = f"req_{uuid.uuid4().hex[:24]}"
+        if platform == "bedrock":
+            return {"x-amzn-requestid": str(uuid.uuid4())}
+        if platform == "vertex":
+            return {"request-id": rid}
+        return {"request-id": rid, **self.limits.headers(exhausted)}
+
     def _error(
-        self, status: int, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        message: str,
+        platform: Platform = "anthropic",
+        headers: dict[str, str] | None = None,
     ) -> web.Response:
         kind = _ERROR_TYPES.get(status, "api_error")
+        extra = {**self._headers(platform, exhausted=status == 429), **(headers or {})}
+        if platform == "bedrock":  # Bedrock's own error shape
+            extra["x-amzn-ErrorType"] = "ThrottlingException" if status == 429 else kind
+            return web.json_response({"message": message}, status=status, headers=extra)
         body = {"type": "error", "error": {"type": kind, "message": message}}
-        extra = {"request-id": f"req_{uuid.uuid4().hex[:24]}", **(headers or {})}
         return web.json_response(body, status=status, headers=extra)
 
     def _cut(self, request: web.Request, stage: DropStage) -> web.Response:
@@ -271,54 +238,88 @@ class FakeAnthropic:
         # aiohttp will not write this to the closed transport; it only ends the handler.
         return web.Response(status=499)
 
-    def _cache_split(self, body: JSONDict) -> tuple[JSONDict | None, int]:
-        """The prefix up to the last `cache_control` breakpoint (tools, system) and its size."""
-        tools = body.get("tools") or []
-        system = body.get("system") or []
-        blocks: list[Any] = [*tools, *(system if isinstance(system, list) else [])]
-        last = max(
-            (i for i, b in enumerate(blocks) if isinstance(b, dict) and b.get("cache_control")),
-            default=None,
-        )
-        if last is None:
-            return None, 0
-        prefix = {"model": body.get("model"), "blocks": blocks[: last + 1]}
-        return prefix, _tokens(blocks[: last + 1])
+    # --- HTTP: routes ---------------------------------------------------------------------------
+    async def _model_info(self, request: web.Request) -> web.Response:
+        model = request.match_info["model"]
+        if model not in self.models:
+            return self._error(404, f"model: {model}")
+        return web.json_response(model_info(model), headers=self._headers("anthropic"))
 
-    async def _messages(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return self._error(400, "request body is not valid JSON")
+    async def _claude_api(self, request: web.Request) -> web.StreamResponse:
         headers = {k.lower(): v for k, v in request.headers.items()}
         bearer = headers.get("authorization", "")
-        api_key = headers.get("x-api-key") or (bearer[7:] if bearer.startswith("Bearer ") else None)
-        self.requests.append({"body": body, "headers": headers, "api_key": api_key})
-        if not api_key:
-            return self._error(401, "x-api-key or Authorization: Bearer header is required")
+        key = headers.get("x-api-key") or (bearer[7:] if bearer.startswith("Bearer ") else None)
+        problem = None if key else "x-api-key or Authorization: Bearer header is required"
+        return await self._serve(request, "anthropic", None, problem, key)
+
+    async def _bedrock(self, request: web.Request) -> web.StreamResponse:
+        auth = request.headers.get("Authorization", "")
+        problem = None
+        if (
+            not auth.startswith("AWS4-HMAC-SHA256 Credential=")
+            or "/bedrock/aws4_request" not in auth
+        ):
+            problem = "Missing Authentication Token"
+        elif "X-Amz-Date" not in request.headers or "SignedHeaders=" not in auth:
+            problem = "Signature expired or X-Amz-Date missing"
+        model = unquote(request.match_info["model"])
+        return await self._serve(request, "bedrock", model, problem, auth or None)
+
+    async def _vertex(self, request: web.Request) -> web.StreamResponse:
+        model, _, action = request.match_info["action"].partition(":")
+        bearer = request.headers.get("Authorization", "")
+        token = bearer[7:] if bearer.startswith("Bearer ") else ""
+        problem = None
+        if not token or (self.vertex_token is not None and token != self.vertex_token):
+            problem = "Request had invalid authentication credentials."
+        elif action != "rawPredict":
+            return self._error(404, f"unknown method {action}", "vertex")
+        return await self._serve(request, "vertex", model, problem, token or None)
+
+    async def _serve(
+        self,
+        request: web.Request,
+        platform: Platform,
+        path_model: str | None,
+        auth_problem: str | None,
+        credential: str | None,
+    ) -> web.StreamResponse:
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            return self._error(400, "request body is not valid JSON", platform)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.requests.append(
+            {
+                "body": body,
+                "headers": headers,
+                "api_key": credential,
+                "platform": platform,
+                "model": path_model or body.get("model"),
+            }
+        )
+        if auth_problem:
+            return self._error(403 if platform == "bedrock" else 401, auth_problem, platform)
         if self._delay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._delay)
         if self._hang:
             await self._released.wait()
         if self._stopping.is_set():
-            return self._error(529, "the fake API is shutting down")
+            return self._error(529, "the fake API is shutting down", platform)
         if self._fail_status is not None:
-            status = self._fail_status
-            if self._fail_times is not None:
-                self._fail_times -= 1
-                if self._fail_times <= 0:
-                    self._fail_status = self._fail_times = None
-            headers = {"retry-after": str(self._retry_after)} if status == 429 else {}
-            messages = {
-                429: "Number of request tokens has exceeded your rate limit.",
-                529: "Overloaded",
-            }
-            return self._error(status, messages.get(status, "Internal server error"), headers)
-        for key in ("model", "max_tokens", "messages"):
+            return self._failure(platform)
+        if platform != "anthropic" and not body.get("anthropic_version"):
+            # Bedrock and Vertex take the API version in the body, not a header
+            return self._error(400, "anthropic_version: Field required", platform)
+        required = ("max_tokens", "messages") if path_model else ("model", "max_tokens", "messages")
+        for key in required:
             if key not in body:
-                return self._error(400, f"{key}: Field required")
+                return self._error(400, f"{key}: Field required", platform)
+        if (
+            problem := self.conversation.check({**body, "model": self._model(body, path_model)})
+        ) is not None:
+            return self._error(400, problem, platform)
         if self._drop is not None:
             stage = self._drop
             if self._drop_times is not None:
@@ -326,44 +327,65 @@ class FakeAnthropic:
                 if self._drop_times <= 0:
                     self._drop = self._drop_times = None
             return self._cut(request, stage)
+        message = self._message(body, self._model(body, path_model))
+        self.limits.spend(message["usage"]["input_tokens"], message["usage"]["output_tokens"])
+        if body.get("stream") and platform == "anthropic":
+            return await self._sse(request, message)
+        return web.json_response(message, headers=self._headers(platform))
 
+    def _model(self, body: JSONDict, path_model: str | None) -> str:
+        return self.model_id or path_model or str(body.get("model"))
+
+    def _failure(self, platform: Platform) -> web.Response:
+        status = self._fail_status
+        assert status is not None
+        if self._fail_times is not None:
+            self._fail_times -= 1
+            if self._fail_times <= 0:
+                self._fail_status = self._fail_times = None
+        headers = {"retry-after": str(self._retry_after)} if status in (429, 529) else {}
+        messages = {
+            429: "Number of request tokens has exceeded your rate limit.",
+            529: "Overloaded",
+        }
+        return self._error(status, messages.get(status, "Internal server error"), platform, headers)
+
+    def _message(self, body: JSONDict, model: str) -> JSONDict:
+        turn = self._script.pop(0) if self._script else Scripted.answer()
         if self._invalid_json:
-            text = "Sure! Here is my triage: the gateway looks slow {not json"
+            answer = "Sure! Here is my triage: the gateway looks slow {not json"
         else:
-            answer = self.responder(body)
+            value = self.responder(body)
             schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
-            if isinstance(schema, dict):
-                problems = schema_violations(answer, schema)
+            if isinstance(schema, dict) and turn.text is None:
+                problems = schema_violations(value, schema)
                 if problems:
                     log.warning("fake_anthropic_answer_violates_schema", problems=problems[:5])
                     self.violations.append(problems)
-            text = json.dumps(answer)
-
-        prefix, prefix_tokens = self._cache_split(body)
-        cache_read = cache_creation = 0
+            answer = json.dumps(value)
+        prefix, prefix_tokens, ttl = cache_split(body)
+        cache_read = 0
         if prefix is not None:
             key = hashlib.sha256(json.dumps(prefix, sort_keys=True).encode()).hexdigest()
             if key in self._cached_prefixes:
                 cache_read = prefix_tokens
-            else:
-                cache_creation = prefix_tokens
-                self._cached_prefixes.add(key)
-        total = _tokens({k: body.get(k) for k in ("system", "tools", "messages", "output_config")})
-        usage = {
-            "input_tokens": max(1, total - prefix_tokens),
-            "output_tokens": _tokens(text),
-            "cache_creation_input_tokens": cache_creation,
-            "cache_read_input_tokens": cache_read,
-            "service_tier": "standard",
-        }
-        response = {
-            "id": f"msg_{uuid.uuid4().hex[:24]}",
-            "type": "message",
-            "role": "assistant",
-            "model": self.model_id or body.get("model"),
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": usage,
-        }
-        return web.json_response(response, headers={"request-id": f"req_{uuid.uuid4().hex[:24]}"})
+            self._cached_prefixes.add(key)
+        return build_message(
+            body,
+            turn,
+            answer,
+            model=model,
+            cache=(prefix_tokens, cache_read, ttl),
+            conversation=self.conversation,
+        )
+
+    async def _sse(self, request: web.Request, message: JSONDict) -> web.StreamResponse:
+        """The same message as a Messages API event stream (thinking, then text deltas)."""
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", **self._headers("anthropic")}
+        )
+        await response.prepare(request)
+        for kind, data in sse_events(message):
+            await response.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
+        await response.write_eof()
+        return response

@@ -191,8 +191,6 @@ def _wizard(**kw: object) -> Wizard:
         prompts=load_prompts(),
         catalog=RunbookCatalog.load(RUNBOOKS_DIR),
         client=None,
-        model="test-model",
-        deadline_s=1.0,
         **kw,  # type: ignore[arg-type]
     )
 

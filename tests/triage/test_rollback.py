@@ -9,6 +9,7 @@ import anthropic
 import pytest
 
 from bot.models import Alert, Context, Deploy, RollbackPlan, TriageAnswer
+from bot.triage.llm import ModelClient
 from bot.triage.paths import RUNBOOKS_DIR
 from bot.triage.prompts import load_prompts
 from bot.triage.rollback import (
@@ -303,8 +304,6 @@ def wizard() -> Wizard:
         prompts=load_prompts(),
         catalog=RunbookCatalog.load(RUNBOOKS_DIR),
         client=None,
-        model="test-model",
-        deadline_s=1.0,
     )
 
 
@@ -370,13 +369,14 @@ async def test_wizard_through_the_sdk_replaces_a_plan_with_an_invented_version()
             return answer
 
         fake.responder = respond
-        client = anthropic.AsyncAnthropic(api_key="test", base_url=fake.base_url, max_retries=0)
+        sdk = anthropic.AsyncAnthropic(api_key="test", base_url=fake.base_url, max_retries=0)
+        client = ModelClient(
+            sdk, model="claude-test", effort="medium", max_tokens=8000, deadline_s=10.0
+        )
         wizard_ = Wizard(
             prompts=load_prompts(),
             catalog=RunbookCatalog.load(RUNBOOKS_DIR),
             client=client,
-            model="claude-test",
-            deadline_s=10.0,
         )
         context = Context(alert=alert(), deploys=[HISTORY[1], HISTORY[0]])
         result = await wizard_.triage(context)
