@@ -367,8 +367,11 @@ def _part(title: str, body: str) -> Block:
     return section(f"*{title}*\n{body}")
 
 
-def money(value: Decimal) -> str:
-    """Dollars to four places (`$0.0123`); `<$0.0001` for a real but tiny cost."""
+def money(value: Decimal | None) -> str:
+    """Dollars to four places (`$0.0123`); `<$0.0001` for a real but tiny cost; `unknown` for a
+    model without a published price (bot/triage/prices.yaml)."""
+    if value is None:
+        return "unknown"
     try:
         if not value.is_finite():
             return "$?"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.sandbox import SlackSandbox
+from bot.devtools.slack import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic, Scripted
 from tests.harness import ALERT_CHANNEL, Bot, blocks_text, settings_for, start_bot, stop_bot
