@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import structlog
@@ -241,3 +242,28 @@ class AlertmanagerClient:
         if not isinstance(silence, dict):
             raise AlertmanagerError(200, "answer is not a silence object")
         return silence
+
+    async def find_active(self, matchers: Mapping[str, str]) -> str | None:
+        """The id of an active or pending silence with exactly these equality matchers, if any:
+        a second click (or a second responder) reuses it instead of stacking another."""
+        query = "&".join(
+            "filter=" + quote(f'{name}="{value}"', safe="") for name, value in matchers.items()
+        )
+        _, payload = await self._request("GET", f"silences?{query}")
+        try:
+            silences = json.loads(payload)
+        except ValueError:
+            raise AlertmanagerError(200, "answer is not JSON") from None
+        wanted = {(name, value) for name, value in matchers.items()}
+        for silence in silences if isinstance(silences, list) else []:
+            if not isinstance(silence, dict):
+                continue
+            state = (silence.get("status") or {}).get("state")
+            have = {
+                (m.get("name"), m.get("value"))
+                for m in silence.get("matchers") or []
+                if isinstance(m, dict) and m.get("isEqual", True) and not m.get("isRegex")
+            }
+            if state in ("active", "pending") and have == wanted:
+                return str(silence.get("id"))
+        return None

@@ -30,7 +30,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from bot.alertmanager_api import AlertmanagerClient, silence_matchers
+from bot.alertmanager_api import AlertmanagerClient
 from bot.audit.log import AuditLog
 from bot.catalog import ServiceCatalog
 from bot.context.pseudonyms import Pseudonyms
@@ -257,7 +257,6 @@ async def build_runtime(
         budget=Budget(settings.llm_max_per_incident, settings.llm_max_per_hour),
         enricher=trading,
         silencer=silencer,
-        matchers_for=silence_matchers,
         runbook_base_url=runbook_base,
         evidence=EvidenceGatherer.from_settings(settings, trading.catalog),
     )

@@ -92,6 +92,10 @@ class Incident(BaseModel):
     primary_fingerprint: str | None = None
     actions: list[Action] = Field(default_factory=list)
     silences: list[str] = Field(default_factory=list)
+    silence_state: Literal["active", "expired"] | None = None
+    """Alertmanager's own state of the incident's silences, as last read from its API."""
+    silenced_until: datetime | None = None
+    silence_matchers: list[dict[str, str]] = Field(default_factory=list)
     fix_note: str | None = None
 
     @property

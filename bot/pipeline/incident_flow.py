@@ -10,10 +10,9 @@ past the budget the runbook answer is given instead, and says why.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -21,6 +20,7 @@ from bot.context.enrichment import Enricher, Enrichment
 from bot.context.store import ContextStore, ThreadInfo
 from bot.evidence.pack import EvidenceGatherer
 from bot.incidents.models import Action, Incident, Outcome
+from bot.incidents.silences import SilenceClient, SilenceFlow
 from bot.incidents.store import IncidentStore
 from bot.models import SEVERITY_RANK, Alert, PastAnswer
 from bot.pipeline.jobs import Job
@@ -32,8 +32,11 @@ from bot.render.incident import (
     ACTION_RESOLVE,
     ACTION_RUNBOOK,
     ACTION_SILENCE,
+    ACTION_SILENCE_CONFIRM,
+    ACTION_UNSILENCE,
     render_action_note,
     render_incident_resolved,
+    render_silence_confirmation,
     render_summary,
 )
 from bot.slack.replies import Replier
@@ -42,21 +45,12 @@ from bot.triage.wizard import Wizard
 
 log = structlog.get_logger(__name__)
 
-SILENCE_DURATION = timedelta(hours=2)
-
 
 async def no_enrichment(alert: Alert) -> Enrichment:
     return Enrichment()
 
 
-class Silencer(Protocol):
-    """What the flow needs from the Alertmanager API client."""
-
-    async def create_silence(
-        self, matchers: dict[str, str], duration: timedelta, created_by: str, comment: str
-    ) -> str: ...
-
-    async def close(self) -> None: ...
+Silencer = SilenceClient  # what the flow needs from the Alertmanager API client
 
 
 @dataclass
@@ -88,7 +82,6 @@ class IncidentFlow:
         budget: Budget | None = None,
         enricher: Enricher = no_enrichment,
         silencer: Silencer | None = None,
-        matchers_for: Callable[[Alert], dict[str, str]] | None = None,
         runbook_base_url: str | None = None,
         evidence: EvidenceGatherer | None = None,
     ) -> None:
@@ -101,7 +94,13 @@ class IncidentFlow:
         self.budget = budget or Budget()
         self.enricher = enricher
         self.silencer = silencer
-        self.matchers_for = matchers_for
+        self.silences = (
+            SilenceFlow(
+                client=silencer, store=store, incidents=incidents, redis_client=incidents.redis
+            )
+            if silencer is not None
+            else None
+        )
         self.runbook_base_url = runbook_base_url
         self.evidence = evidence
 
@@ -178,6 +177,8 @@ class IncidentFlow:
     ) -> tuple[list[dict[str, Any]], str]:
         """The summary card with the firm's facts and the last similar incident. `group` is the
         job's own alerts (the store may not have them yet when the incident opens)."""
+        if self.silences is not None and incident.silences:
+            incident = await self.silences.sync(incident)  # Alertmanager's state, not ours
         primary = await self._primary(incident, group or [])
         enrichment = await self.enricher(primary) if primary else Enrichment()
         memory = await self.incidents.past_outcomes(
@@ -416,8 +417,12 @@ class IncidentFlow:
                 if not applied:
                     incident = await self._record_action(job, incident, "resolved")
                 await self.resolved(job, incident, by=user)
-        elif job.action == ACTION_SILENCE:
-            outcome, detail = await self._silence(job, incident, applied=bool(applied))
+        elif job.action in (ACTION_SILENCE, ACTION_SILENCE_CONFIRM):
+            outcome, detail = await self._silence(
+                job, incident, applied=bool(applied), confirmed=job.action == ACTION_SILENCE_CONFIRM
+            )
+        elif job.action == ACTION_UNSILENCE:
+            outcome, detail = await self._unsilence(job, incident, applied=bool(applied))
         elif job.action == ACTION_RERUN:
             await self.analyse(
                 job, incident, [], why=f"re-run requested by <@{user}>", requested_by=user
@@ -455,56 +460,40 @@ class IncidentFlow:
 
         return await self.incidents.update(incident.id, change) or incident
 
-    async def _silence(self, job: Job, incident: Incident, *, applied: bool) -> tuple[str, str]:
-        if self.silencer is None or self.matchers_for is None:
+    async def _silence(
+        self, job: Job, incident: Incident, *, applied: bool, confirmed: bool
+    ) -> tuple[str, str]:
+        """Silence in Alertmanager (bot/incidents/silences.py); a name-only silence is first
+        shown to the clicker with its exact matcher and made only once they confirm."""
+        if self.silences is None:
             await self._tell(job, "Silencing needs ALERTMANAGER_URL to be set for the bot.")
             return "not configured", ""
         if applied:
-            return "done", "already silenced by this click"
-        seen: list[dict[str, str]] = []
-        ids: list[str] = []
-        for entry in incident.alerts.values():
-            record = await self.store.get_alert(entry.fingerprint)
-            if record is None or record.alert.source != "alertmanager":
-                continue
-            matchers = self.matchers_for(record.alert)
-            if not matchers or matchers in seen:
-                continue
-            seen.append(matchers)
-            try:
-                ids.append(
-                    await self.silencer.create_silence(
-                        matchers,
-                        SILENCE_DURATION,
-                        f"slack:{job.user}",
-                        f"{incident.id} silenced from Slack via Infrastructure Wizard",
-                    )
-                )
-            except Exception as exc:  # the API said no: tell the clicker, keep the rest
-                log.warning("silence_failed", incident_id=incident.id, error=repr(exc)[:300])
-                await self._tell(job, f"Alertmanager refused the silence: {str(exc)[:200]}")
-                return "failed", str(exc)[:300]
-        if not ids:
-            await self._tell(job, "No Alertmanager alerts in this incident to silence.")
-            return "nothing to silence", ""
-        detail = ", ".join(ids)
-
-        def silenced(i: Incident) -> None:
-            i.silences += ids
-            i.actions.append(
-                Action(
-                    action="silenced", user=job.user or "unknown", at=job.received_at, detail=detail
-                )
-            )
-
-        await self.incidents.update(incident.id, silenced)
-        await self._note(
-            job,
+            return "done", "already applied by this click"
+        outcome, detail, prompt = await self.silences.silence(
             incident,
-            f"🔕 <@{job.user}> silenced {len(ids)} matcher set(s) of {incident.id} in Alertmanager "
-            f"for {int(SILENCE_DURATION.total_seconds() // 3600)} h (silence {detail}).",
+            job.user or "unknown",
+            confirmed=confirmed,
+            tell=lambda text: self._tell(job, text),
+            note=lambda inc, text: self._note(job, inc, text),
         )
-        return "done", detail
+        if prompt is not None and job.response_url:
+            blocks, text = render_silence_confirmation(incident.id, prompt["matchers"])
+            await self.replier.respond(job.response_url, blocks, text, ephemeral=True)
+        return outcome, detail
+
+    async def _unsilence(self, job: Job, incident: Incident, *, applied: bool) -> tuple[str, str]:
+        if self.silences is None:
+            await self._tell(job, "Silencing needs ALERTMANAGER_URL to be set for the bot.")
+            return "not configured", ""
+        if applied:
+            return "done", "already applied by this click"
+        return await self.silences.expire(
+            incident,
+            job.user or "unknown",
+            tell=lambda text: self._tell(job, text),
+            note=lambda inc, text: self._note(job, inc, text),
+        )
 
     async def _show_runbook(self, job: Job, incident: Incident) -> None:
         primary = await self._primary(incident, [])

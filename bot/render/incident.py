@@ -34,7 +34,18 @@ ACTION_RESOLVE = "wizard_resolve"
 ACTION_SILENCE = "wizard_silence"
 ACTION_RERUN = "wizard_rerun"
 ACTION_RUNBOOK = "wizard_runbook"
-ACTIONS = (ACTION_ACK, ACTION_RESOLVE, ACTION_SILENCE, ACTION_RERUN, ACTION_RUNBOOK)
+ACTION_SILENCE_CONFIRM = "wizard_silence_confirm"
+"""The clicker confirmed a name-only silence (shown with its exact matcher)."""
+ACTION_UNSILENCE = "wizard_unsilence"
+ACTIONS = (
+    ACTION_ACK,
+    ACTION_RESOLVE,
+    ACTION_SILENCE,
+    ACTION_RERUN,
+    ACTION_RUNBOOK,
+    ACTION_SILENCE_CONFIRM,
+    ACTION_UNSILENCE,
+)
 MAX_LISTED = 8
 
 _STATE_ICON = {"open": "🔥", "acknowledged": "👀", "resolved": "✅"}
@@ -97,7 +108,20 @@ def buttons(incident: Incident, *, silence_enabled: bool) -> dict[str, Any]:
                 ),
             )
         )
-        if silence_enabled:
+        if silence_enabled and incident.silence_state == "active":
+            elements.append(
+                _button(
+                    ACTION_UNSILENCE,
+                    "🔔 Expire silence",
+                    value,
+                    confirm=_confirm(
+                        "Expire the silence?",
+                        f"Ends {incident.id}'s Alertmanager silence now; its alerts notify again.",
+                        "Expire",
+                    ),
+                )
+            )
+        elif silence_enabled:
             elements.append(
                 _button(
                     ACTION_SILENCE,
@@ -177,6 +201,11 @@ def render_summary(
     blocks.append(section("\n".join(listed)))
     if owner_mention and state != "resolved":
         blocks.append(context(f"owner: {owner_mention}"))
+    if incident.silence_state == "active" and incident.silenced_until:
+        until = escape_mrkdwn(incident.silenced_until.strftime("%H:%M UTC"))
+        blocks.append(context(f"🔕 silenced in Alertmanager until {until}"))
+    elif incident.silence_state == "expired":
+        blocks.append(context("🔔 silence expired in Alertmanager: its alerts notify again"))
     if any(not a.recognised for a in incident.alerts.values()):
         blocks.append(context(UNRECOGNISED_NOTE))
     if facts:
@@ -198,6 +227,33 @@ def render_summary(
         f"{len(resolved)} resolved",
     )
     return fit_blocks(blocks, keep_last=1), text
+
+
+def render_silence_confirmation(incident_id: str, matchers: Sequence[str]) -> tuple[Blocks, str]:
+    """Ask before a silence that only the alert name identifies: it would also hide the same
+    alert in every other environment, so the clicker sees exactly what would match."""
+    shown = "\n".join(f"• `{escape_mrkdwn(m)}`" for m in matchers[:10])
+    text = (
+        f"Only the alert name is known for {escape_mrkdwn(incident_id)} (the post showed no label "
+        f"names), so the silence would match:\n{shown}\nThat hides this alert in *every* "
+        "environment and instance for 2 h."
+    )
+    blocks: Blocks = [
+        section(text),
+        {
+            "type": "actions",
+            "block_id": f"silence-confirm:{incident_id}",
+            "elements": [
+                _button(
+                    ACTION_SILENCE_CONFIRM,
+                    "🔕 Silence by name only",
+                    incident_id,
+                    style="danger",
+                )
+            ],
+        },
+    ]
+    return blocks, _fallback(f"Confirm a name-only silence of {incident_id}: ", shown)
 
 
 def memory_line(outcome: Outcome) -> str:

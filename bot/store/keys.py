@@ -30,6 +30,7 @@ README "Redis key schema"):
 | `wizard:incident:{id}` | string (JSON `Incident`) | one incident: alerts, counts, state, actions | 90 d |
 | `wizard:incident:group:{digest}` | string | the current incident of a group key | 30 d |
 | `wizard:incident:lock:{digest}` | string | per-group lock (redis-py `Lock`) | 10 s |
+| `wizard:incident:{id}:silenced:{user}` | string (JSON silence ids) | this user already silenced this incident (one silence per click window) | the silence's duration |
 | `wizard:incident:thread:{channel}:{ts}` | string | incident of a thread | 30 d |
 | `wizard:incident:{id}:jobs` | hash job id → change | jobs already counted (reclaim-safe) | 7 d |
 | `wizard:incident:{id}:outcome` | string (JSON `Outcome`) | how the incident ended | 365 d |
@@ -122,6 +123,10 @@ def incident_group(group_digest: str) -> str:
 
 def incident_lock(group_digest: str) -> str:
     return f"{PREFIX}:incident:lock:{group_digest}"
+
+
+def incident_silenced_by(incident_id: str, user: str) -> str:
+    return f"{PREFIX}:incident:{incident_id}:silenced:{user}"
 
 
 def incident_thread(channel: str, thread_ts: str) -> str:

@@ -361,7 +361,7 @@ async def test_silence_button_creates_alertmanager_silences_once(make_bot: Any) 
         assert set(record["detail"].split(", ")) == set(alertmanager.silences)
 
         alertmanager.fail(500, "cluster unavailable")
-        _, rid = await bot.click(ACTION_SILENCE, incident.id, user="U0ONCALL")
+        _, rid = await bot.click(ACTION_SILENCE, incident.id, user="U0SECOND")
         await bot.settle()
         assert "refused the silence" in json.dumps(bot.sandbox.responses[rid])
 
