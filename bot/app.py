@@ -33,10 +33,11 @@ from slack_bolt.async_app import AsyncApp
 from bot.alertmanager_api import AlertmanagerClient
 from bot.audit.log import AuditLog
 from bot.catalog import ServiceCatalog
-from bot.context.pseudonyms import Pseudonyms
+from bot.context.pseudonyms import Pseudonyms, local_secret
 from bot.context.store import ContextStore
 from bot.context.trading import TradingContext
 from bot.evidence.pack import EvidenceGatherer
+from bot.door import Door
 from bot.freeze import FreezeCalendar, FreezeStore
 from bot.incidents.store import IncidentStore
 from bot.market.sessions import MarketClock
@@ -46,6 +47,7 @@ from bot.pipeline.intake import Intake
 from bot.pipeline.process import Processor
 from bot.pipeline.recording import Recorder
 from bot.pipeline.worker import Worker, WorkerPool, ensure_group
+from bot.redact import configure as configure_redaction
 from bot.redact import detected_secrets
 from bot.settings import ConfigError, Settings
 from bot.slack.access import AccessPolicy
@@ -138,10 +140,18 @@ async def open_redis(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | N
     embedded = None
     redis_url = settings.redis_url
     if redis_url is None:
-        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        embedded = EmbeddedRedis(settings.data_dir / "redis", maxmemory=settings.redis_maxmemory)
         await embedded.start()
         redis_url = embedded.url
     return connect(redis_url), embedded
+
+
+def pseudonym_secret(settings: Settings) -> str:
+    """`WIZARD_PSEUDONYM_KEY`, else a random key kept in a 0600 file in the data dir (never in
+    Redis, so a dump or the AOF alone cannot be decrypted)."""
+    if settings.pseudonym_key is not None and settings.pseudonym_key.get_secret_value():
+        return settings.pseudonym_key.get_secret_value()
+    return local_secret(settings.data_dir)
 
 
 def build_wizard(settings: Settings, pseudonyms: Pseudonyms | None = None) -> Wizard:
@@ -214,6 +224,9 @@ async def build_runtime(
     no jobs: its event loop does nothing but ack, which keeps ack p99 flat under load) or
     "worker" (runs jobs and summary updates; serves only health and metrics).
     """
+    # The data dir holds the audit copy, the pseudonym key and the embedded Redis: owner only.
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(settings.data_dir, 0o700)
     client, embedded = await open_redis(settings)
     await ensure_group(client)
     # Load detect-secrets' plugins now (~200 ms), not inside the first request or job, where it
@@ -221,9 +234,10 @@ async def build_runtime(
     detected_secrets("warm-up")
     store = ContextStore(client, deploy_window=timedelta(hours=settings.deploy_window_h))
     audit = AuditLog(client, settings.data_dir / "audit")
-    intake = Intake(client)
+    configure_redaction(fix_tags=settings.redact_fix_tags)
+    pseudonyms = Pseudonyms(client, pseudonym_secret(settings))
+    intake = Intake(client, Door(pseudonyms))
     ledger = JobLedger(client)
-    pseudonyms = Pseudonyms(client)
     wizard = build_wizard(settings, pseudonyms)
     catalog = wizard.catalog
     runbook_base = wizard.runbook_base_url

@@ -32,6 +32,12 @@ QUEUE_OLDEST = Gauge(
     "Idle time of the oldest delivered-but-unacked job.",
     registry=REGISTRY,
 )
+REDIS_OOM = Counter(
+    "wizard_redis_oom_total",
+    "Writes refused because Redis reached maxmemory (noeviction), by where.",
+    ["where"],
+    registry=REGISTRY,
+)
 LLM_CALLS = Counter("wizard_llm_calls", "Model calls by outcome.", ["outcome"], registry=REGISTRY)
 LLM_LATENCY = Histogram(
     "wizard_llm_latency_seconds",

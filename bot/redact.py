@@ -13,6 +13,24 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+_KEY_WORDS = (
+    r"password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key"
+    r"|private[_-]?key|credentials?|auth[_-]?key|signature"
+)
+# `db_password: x`, `"db_password": "x"`, `\"AWS_SECRET_ACCESS_KEY\": \"x\"` (escaped JSON inside
+# a JSON string) and `\npassword=x` (a line start inside JSON text, where `\b` fails after `n`):
+# the key may carry any prefix and suffix, closing and opening quotes may be escaped.
+_KEY_VALUE = re.compile(
+    rf"(?i)((?<![\w.-])[\w.-]*?(?:{_KEY_WORDS})[\w.-]*(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?)"
+    r"(?!\[REDACTED:)(?!\d{1,6}\b)(?!(?:true|false|null|none)\b)([^\s'\",;&\\<>|]{3,})"
+)
+_SIGNED_URL_PARAMS = (
+    r"token|access_token|id_token|refresh_token|sig|signature|x-amz-signature"
+    r"|x-amz-security-token|x-amz-credential|x-goog-signature|x-goog-credential|key|api_key"
+    r"|apikey|password|pwd|secret|client_secret|auth|code"
+)
+_CARD = re.compile(r"(?<![\d.-])(?:\d[ -]?){12,18}\d(?![\d.])")
+
 _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "private-key",
@@ -28,48 +46,125 @@ _SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("aws-access-key", re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b")),
     (
         "aws-secret",
-        re.compile(r"(?i)(aws_?secret_?access_?key\s*[:=]\s*)['\"]?[A-Za-z0-9/+=]{40}['\"]?"),
+        re.compile(
+            r"(?i)(aws_?secret_?access_?key(?:\\?[\"'])?\s*[:=]\s*)(?:\\?[\"'])?"
+            r"[A-Za-z0-9/+=]{40}(?:\\?[\"'])?"
+        ),
     ),
     ("github-token", re.compile(r"\b(?:gh[pousr]_[0-9A-Za-z]{30,}|github_pat_[0-9A-Za-z_]{30,})")),
     ("gitlab-token", re.compile(r"\bglpat-[0-9A-Za-z_-]{16,}")),
+    ("stripe-key", re.compile(r"\b[rsp]k_(?:live|test)_[0-9A-Za-z]{16,}")),
     ("jwt", re.compile(r"\beyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]{8,}")),
     ("bearer", re.compile(r"(?i)\b(bearer|token|basic)\s+[0-9A-Za-z._~+/=-]{12,}")),
     ("url-password", re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+(@)")),
     (
-        "password-field",
-        re.compile(
-            r"(?i)\b((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|client[_-]?secret)"
-            r"\s*[:=]\s*)(['\"]?)(?!\[REDACTED:)[^\s'\",;]{3,}\2"
-        ),
+        "signed-url",
+        re.compile(rf"(?i)([?&;](?:{_SIGNED_URL_PARAMS})=)(?!\[REDACTED:)[^&\s#\"'<>|\\]+"),
     ),
-)
-
-_TRADING_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("lei", re.compile(r"\b[0-9A-Z]{18}[0-9]{2}\b")),
-    (
-        "account",
-        re.compile(
-            r"(?i)\b(?:acct|account|acc)(?:[ _-]?(?:id|no|number))?\b[\s:#=_-]*"
-            r"(?=[A-Za-z0-9-]*\d)([A-Za-z0-9-]{4,})\b"
-        ),
-    ),
-    ("clordid", re.compile(r"(?i)\b(?:clordid|cl_ord_id|11=)[ :=]*([A-Za-z0-9._-]{4,})")),
-    # The value starts at a non-space and `[` ends it: a mask must never be re-captured
-    # (redact() must be idempotent).
-    (
-        "client",
-        re.compile(r"(?i)\bclient[_ ]?(?:name|id)\s*[:=]\s*['\"]?([^'\",;\s\[][^'\",;\n\[]{1,59})"),
-    ),
-    ("strategy", re.compile(r"(?i)\bstrategy[_ ]?(?:name|id)\s*[:=]\s*['\"]?([\w.-]{2,60})")),
+    ("password-field", _KEY_VALUE),
+    ("card-number", _CARD),
 )
 
 _extra_patterns: list[tuple[str, re.Pattern[str]]] = []
 
+DEFAULT_FIX_TAGS = (1, 11, 37, 41, 448, 49, 56, 50, 57, 109, 79)
+"""FIX tags whose values identify a client, an order or a counterparty: Account(1), ClOrdID(11),
+OrderID(37), OrigClOrdID(41), PartyID(448), Sender/TargetCompID(49/56), Sender/TargetSubID
+(50/57), ClientID(109), AllocAccount(79). `WIZARD_REDACT_FIX_TAGS` replaces the list."""
 
-def configure(extra_patterns: Iterable[str] = ()) -> None:
-    """Add firm-specific identifier patterns (regexes) on top of the defaults."""
+
+def _fix_pattern(tags: Iterable[int]) -> re.Pattern[str]:
+    """`1=ACC`, after a FIX field delimiter (SOH, `|`, `^A`, `;`, space) or the start."""
+    alternatives = "|".join(str(t) for t in sorted(set(tags), key=lambda t: -len(str(t))))
+    return re.compile(
+        rf"(?:^|(?<=[\x01|;\s^])|(?<=\^A))(?:{alternatives})=([^\x01|;\s^\[\]]{{1,64}})",
+        re.MULTILINE,
+    )
+
+
+def _alnum(ch: str) -> int:
+    return int(ch) if ch.isdigit() else ord(ch.upper()) - 55
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def isin_ok(value: str) -> bool:
+    """ISO 6166: Luhn over the letters-as-numbers expansion."""
+    return _luhn_ok("".join(str(_alnum(c)) for c in value))
+
+
+def lei_ok(value: str) -> bool:
+    """ISO 17442: the 20 characters read as a number are 1 mod 97."""
+    return int("".join(str(_alnum(c)) for c in value)) % 97 == 1
+
+
+_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|6(?:011|5|4[4-9])|35|3[068])")
+
+
+def card_ok(value: str) -> bool:
+    """A payment card number: an issuer prefix, 13-19 digits and a valid Luhn digit."""
+    digits = re.sub(r"[ -]", "", value)
+    return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and _luhn_ok(digits)
+
+
+_VALIDATORS: dict[str, Callable[[str], bool]] = {"isin": isin_ok, "lei-bare": lei_ok}
+
+
+def _trading_patterns(fix_tags: Iterable[int]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return (
+        ("lei", re.compile(r"(?i)\bLEI(?:\\?[\"'])?[\s:#=\"'\\]*([0-9A-Z]{18}[0-9]{2})\b")),
+        ("lei-bare", re.compile(r"\b[0-9A-Z]{18}[0-9]{2}\b")),
+        ("isin", re.compile(r"\b[A-Z]{2}[A-Z0-9]{9}[0-9]\b")),
+        ("cusip", re.compile(r"(?i)\bcusip(?:\\?[\"'])?[\s:#=\"'\\]*([0-9A-Z*@#]{8}[0-9])\b")),
+        (
+            "sedol",
+            re.compile(r"(?i)\bsedol(?:\\?[\"'])?[\s:#=\"'\\]*([0-9B-DF-HJ-NP-TV-Z]{6}[0-9])\b"),
+        ),
+        ("fix", _fix_pattern(fix_tags)),
+        (
+            "account",
+            re.compile(
+                r"(?i)\b(?:acct|account|acc)(?:[ _-]?(?:id|no|number))?\b[\s:#=_\"'\\-]*"
+                r"(?=[A-Za-z0-9-]*\d)([A-Za-z0-9-]{4,})\b"
+            ),
+        ),
+        ("clordid", re.compile(r"(?i)\b(?:clordid|cl_ord_id)[ :=\"'\\]*([A-Za-z0-9._-]{4,})")),
+        # The value starts at a non-space and `[` ends it: a mask must never be re-captured
+        # (redact() must be idempotent).
+        (
+            "client",
+            re.compile(
+                r"(?i)\bclient[_ ]?(?:name|id)(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?"
+                r"([^'\",;\s\[\\][^'\",;\n\[\\]{1,59})"
+            ),
+        ),
+        (
+            "strategy",
+            re.compile(
+                r"(?i)\bstrategy[_ ]?(?:name|id)(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?([\w.-]{2,60})"
+            ),
+        ),
+    )
+
+
+_TRADING_PATTERNS = _trading_patterns(DEFAULT_FIX_TAGS)
+
+
+def configure(extra_patterns: Iterable[str] = (), fix_tags: Iterable[int] | None = None) -> None:
+    """Add firm-specific identifier patterns (regexes) on top of the defaults, and choose the
+    FIX tags whose values are identifiers (`WIZARD_REDACT_FIX_TAGS`)."""
+    global _TRADING_PATTERNS
     _extra_patterns.clear()
     _extra_patterns.extend(("custom", re.compile(p)) for p in extra_patterns)
+    _TRADING_PATTERNS = _trading_patterns(DEFAULT_FIX_TAGS if fix_tags is None else fix_tags)
     _redact_cached.cache_clear()
 
 
@@ -85,14 +180,20 @@ _TRIGGERS: dict[str, tuple[str, ...]] = {
     "aws-secret": ("secret",),
     "github-token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
     "gitlab-token": ("glpat-",),
+    "stripe-key": ("k_live_", "k_test_"),
     "jwt": ("eyj",),
     "bearer": ("bearer", "token", "basic"),
     "url-password": ("://",),
-    "password-field": ("pass", "pwd", "secret", "key", "token"),
+    "signed-url": ("=",),
+    "password-field": ("pass", "pwd", "secret", "key", "token", "credential", "signature"),
+    "fix": ("=",),
     "account": ("acc",),
-    "clordid": ("clordid", "cl_ord_id", "11="),
+    "clordid": ("clordid", "cl_ord_id"),
     "client": ("client",),
     "strategy": ("strategy",),
+    "lei": ("lei",),
+    "cusip": ("cusip",),
+    "sedol": ("sedol",),
 }
 
 
@@ -125,12 +226,14 @@ def _redact_cached(text: str, trading: bool) -> str:
             continue
         if kind in ("url-password",):
             text = pattern.sub(lambda m: f"{m.group(1)}{_mask('password')}{m.group(2)}", text)
-        elif kind in ("aws-secret",):
-            text = pattern.sub(lambda m: f"{m.group(1)}{_mask('aws-secret')}", text)
+        elif kind in ("aws-secret", "signed-url"):
+            text = pattern.sub(functools.partial(_keep_label, mask=_mask(kind)), text)
         elif kind == "password-field":
             text = pattern.sub(lambda m: f"{m.group(1)}{_mask('secret')}", text)
         elif kind == "bearer":
             text = pattern.sub(lambda m: f"{m.group(1)} {_mask('token')}", text)
+        elif kind == "card-number":
+            text = pattern.sub(lambda m: _mask("card") if card_ok(m.group(0)) else m.group(0), text)
         else:
             text = pattern.sub(_mask(kind), text)
     if trading:
@@ -156,8 +259,20 @@ def sub_trading(text: str, replace: Callable[[str, str], str]) -> str:
     return text
 
 
+def _keep_label(match: re.Match[str], mask: str) -> str:
+    return f"{match.group(1)}{mask}"
+
+
+_KIND_NAMES = {"lei-bare": "lei"}
+
+
 def _replace_group(match: re.Match[str], kind: str, replace: Callable[[str, str], str]) -> str:
-    """Replace only the identifier group, keeping the label so the text stays readable."""
+    """Replace only the identifier group, keeping the label so the text stays readable.
+    Check-digit kinds (ISIN, a bare LEI) are replaced only when the check digits agree."""
+    validator = _VALIDATORS.get(kind)
+    if validator is not None and not validator(match.group(match.re.groups and 1)):
+        return match.group(0)
+    kind = _KIND_NAMES.get(kind, kind)
     if match.re.groups == 0:
         return replace(kind, match.group(0))
     start, end = match.span(1)
@@ -166,7 +281,9 @@ def _replace_group(match: re.Match[str], kind: str, replace: Callable[[str, str]
     return whole[: start - offset] + replace(kind, match.group(1)) + whole[end - offset :]
 
 
-PSEUDONYM = re.compile(r"\b(?:ACCOUNT|LEI|CLORDID|CLIENT|STRATEGY|CUSTOM)-[0-9a-f]{10}\b")
+PSEUDONYM = re.compile(
+    r"\b(?:ACCOUNT|LEI|CLORDID|CLIENT|STRATEGY|CUSTOM|FIX|ISIN|CUSIP|SEDOL)-[0-9a-f]{10}\b"
+)
 """A reversible token standing for a trading identifier (see `bot/context/pseudonyms.py`)."""
 
 

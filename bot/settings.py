@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     allow_mass_mentions: bool = Field(default=False, alias="WIZARD_ALLOW_MASS_MENTIONS")
     webhook_channel: str | None = Field(default=None, alias="WIZARD_WEBHOOK_CHANNEL")
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    redis_maxmemory: str = Field(
+        default="1gb", alias="WIZARD_REDIS_MAXMEMORY", pattern=r"^[1-9][0-9]*(?:[kmg]b?)?$"
+    )
+    """The embedded Redis's `maxmemory` (noeviction: when full, writes fail loudly)."""
     data_dir: Path = Field(default=Path(".wizard-data"), alias="WIZARD_DATA_DIR")
     llm_deadline_s: float = Field(default=25.0, alias="WIZARD_LLM_DEADLINE_S", gt=0, le=600)
     llm_max_tokens: int = Field(default=16000, alias="WIZARD_LLM_MAX_TOKENS", ge=1024, le=128000)
@@ -95,6 +99,14 @@ class Settings(BaseSettings):
     retries of a failed or hung attempt can still land inside the deadline."""
     llm_max_retries: int = Field(default=2, alias="WIZARD_LLM_MAX_RETRIES", ge=0, le=10)
     hook_token: SecretStr | None = Field(default=None, alias="WIZARD_HOOK_TOKEN")
+    """Bearer token for /hooks/*; unset or empty turns the hooks off (503)."""
+    pseudonym_key: SecretStr | None = Field(default=None, alias="WIZARD_PSEUDONYM_KEY")
+    """Secret that encrypts the pseudonym map (AES-GCM) and keys its tokens; unset = a random
+    key in `<data dir>/pseudonym.key` (0600), fine for one host, not for replicas."""
+    redact_fix_tags: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=(1, 11, 37, 41, 448, 49, 56, 50, 57, 109, 79), alias="WIZARD_REDACT_FIX_TAGS"
+    )
+    """FIX tags whose values are pseudonymised (account, order and party ids, comp ids)."""
     hook_redelivery_window_s: int = Field(
         default=60, alias="WIZARD_HOOK_REDELIVERY_WINDOW_S", ge=1, le=3600
     )
@@ -165,6 +177,13 @@ class Settings(BaseSettings):
         """Accept `C1,C2 C3` as operators write id lists in an env file."""
         if isinstance(value, str):
             return frozenset(part for part in value.replace(",", " ").split() if part)
+        return value
+
+    @field_validator("redact_fix_tags", mode="before")
+    @classmethod
+    def _split_tags(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(int(part) for part in value.replace(",", " ").split() if part)
         return value
 
     @field_validator("redis_url")

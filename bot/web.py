@@ -22,7 +22,7 @@ from bot import metrics
 from bot.alerts.deliveries import delivery_id
 from bot.alerts.registry import parse_alertmanager_webhook
 from bot.deploys import DeployIgnored, parse_deploy_payload
-from bot.pipeline.intake import webhook_job_id
+from bot.pipeline.intake import RedisFull, webhook_job_id
 from bot.pipeline.jobs import Job
 from bot.store import keys
 
@@ -43,13 +43,15 @@ def _json_error(status: int, message: str) -> web.Response:
 def build_web_app(runtime: Runtime) -> web.Application:
     settings = runtime.settings
 
+    token = settings.hook_token.get_secret_value().strip() if settings.hook_token else ""
+
     def authorised(request: web.Request) -> web.Response | None:
-        if settings.hook_token is None:
+        """An empty token refuses like an unset one; the whole header is compared at once, in
+        constant time (no early exit on the scheme that would tell an attacker what is wrong)."""
+        if not token:
             return _json_error(503, "hooks disabled: set WIZARD_HOOK_TOKEN on the bot")
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        expected = settings.hook_token.get_secret_value()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, f"Bearer {token}".encode()):
             log.warning("hook_unauthorised", path=request.path, remote=request.remote)
             return _json_error(401, "missing or wrong bearer token")
         return None
@@ -90,12 +92,15 @@ def build_web_app(runtime: Runtime) -> web.Application:
         job = Job(
             id=webhook_job_id(body, received), kind="webhook", alerts=alerts, received_at=received
         )
-        queued = await runtime.intake.submit_webhook(
-            job,
-            body,
-            delivery=delivery_id(payload, body),
-            window_s=settings.hook_redelivery_window_s,
-        )
+        try:
+            queued = await runtime.intake.submit_webhook(
+                job,
+                body,
+                delivery=delivery_id(payload, body),
+                window_s=settings.hook_redelivery_window_s,
+            )
+        except RedisFull as exc:
+            return _json_error(503, str(exc))
         return web.json_response({"ok": True, "alerts": len(alerts), "duplicate": not queued})
 
     async def deploy(request: web.Request) -> web.Response:
@@ -105,7 +110,8 @@ def build_web_app(runtime: Runtime) -> web.Application:
         if isinstance(parsed, web.Response):
             return parsed
         try:
-            event = parse_deploy_payload(parsed[1])
+            # the door first: the deploy record, its audit record and the logs get scrubbed text
+            event = parse_deploy_payload(await runtime.intake.door.scrub(parsed[1]))
         except DeployIgnored as exc:
             # acknowledged, not recorded: a pending or failed deploy changed nothing to roll back
             log.info("deploy_ignored", reason=str(exc))

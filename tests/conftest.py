@@ -31,7 +31,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedR
 
 @pytest.fixture
 async def redis_client(redis_server: EmbeddedRedis) -> AsyncIterator[redis.Redis]:
-    client = connect(redis_server.url)
+    client = connect(redis_server.admin_url)  # FLUSHDB is denied to the bot's own user
     await client.flushdb()
     yield client
     await client.aclose()

@@ -19,7 +19,7 @@ IDS = ("ACC-778812", "5493001KJTIIGC8Y1R12", "ORD20261128-0042")
 
 
 async def test_protect_and_reveal_round_trip(redis_client: redis.Redis) -> None:
-    names = Pseudonyms(redis_client)
+    names = Pseudonyms(redis_client, "deployment-secret")
     text = f"reject on account {IDS[0]} LEI {IDS[1]} ClOrdID={IDS[2]}; p99 7ms"
     protected = await names.protect(text)
     for value in IDS:
@@ -29,8 +29,14 @@ async def test_protect_and_reveal_round_trip(redis_client: redis.Redis) -> None:
     assert await names.protect(text) == protected  # stable
     assert await names.protect(protected) == protected  # tokens are not re-tokenised
     assert await names.reveal(protected) == text
-    other = Pseudonyms(redis_client)  # another replica, same Redis: same tokens
+    other = Pseudonyms(redis_client, "deployment-secret")  # another replica: same tokens
     assert await other.protect(text) == protected
+    # at rest the map holds ciphertext only; another key can neither read nor re-mint it
+    stored = json.dumps(await redis_client.hgetall("wizard:pseudonyms"))
+    assert not any(value in stored for value in IDS)
+    stranger = Pseudonyms(redis_client, "another-secret")
+    assert await stranger.reveal(protected) == protected
+    assert await stranger.protect(text) != protected
     revealed = await names.reveal_obj({"blocks": [{"text": protected}]})
     assert revealed["blocks"][0]["text"] == text
 

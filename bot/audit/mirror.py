@@ -50,12 +50,12 @@ def append_line(path: Path, line: str, *, checked: set[Path]) -> None:
     `checked` remembers files whose tail was already inspected by this writer, so a torn tail
     left by a crashed process is terminated once instead of on every append.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # owner only: the trail is evidence
     created = not path.exists()
     data = (line + "\n").encode()
     if path not in checked and not created and _ends_torn(path):
         data = b"\n" + data
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         view = memoryview(data)
         while view:

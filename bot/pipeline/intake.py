@@ -13,14 +13,26 @@ from datetime import datetime
 
 import redis.asyncio as redis
 import structlog
+from redis.exceptions import OutOfMemoryError
 
 from bot import metrics
+from bot.door import Door
 from bot.pipeline.jobs import Job
 from bot.store import keys
 
 log = structlog.get_logger(__name__)
 
+REDIS_FULL = (
+    "Redis is full (maxmemory reached, noeviction): the event was refused so its sender retries;"
+    " raise WIZARD_REDIS_MAXMEMORY (or the server's maxmemory) or free memory"
+)
 DEDUP_TTL_S = 24 * 3600
+
+
+class RedisFull(RuntimeError):
+    """Redis refused a write with OOM: nothing was queued (the sender must retry)."""
+
+
 HOOK_DEDUP_TTL_S = 600
 STREAM_MAXLEN = 100_000
 
@@ -40,16 +52,26 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'job', ARGV[2])
 class Intake:
     """The only writer of the job stream."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, door: Door | None = None) -> None:
         self.redis = client
+        self.door = door or Door()
         self._script = client.register_script(_ENQUEUE)
 
     async def enqueue(self, job: Job, dedup_keys: list[str], ttl_s: int = DEDUP_TTL_S) -> bool:
-        """Queue `job` unless any dedup key was seen; True when queued."""
-        stream_id = await self._script(
-            keys=[keys.JOBS_STREAM, *dedup_keys],
-            args=[ttl_s, job.model_dump_json(), job.id, STREAM_MAXLEN],
-        )
+        """Queue `job` unless any dedup key was seen; True when queued.
+
+        The job's outside text is scrubbed by the door first: the stream (and the AOF) never
+        holds the raw event."""
+        job = Job.model_validate(await self.door.job_fields(job.model_dump(mode="json")))
+        try:
+            stream_id = await self._script(
+                keys=[keys.JOBS_STREAM, *dedup_keys],
+                args=[ttl_s, job.model_dump_json(), job.id, STREAM_MAXLEN],
+            )
+        except OutOfMemoryError as exc:
+            metrics.REDIS_OOM.labels("intake").inc()
+            log.error("redis_out_of_memory", job_id=job.id, kind=job.kind, hint=REDIS_FULL)
+            raise RedisFull(REDIS_FULL) from exc
         queued = stream_id is not None
         metrics.EVENTS.labels(job.kind, "queued" if queued else "duplicate").inc()
         log.info(

@@ -611,7 +611,9 @@ def render_help() -> tuple[Blocks, str]:
         "alert thread to ask a follow-up; the wizard answers with that alert's context."
     )
     blocks = [header("🧙 Infrastructure Wizard"), section(text)]
-    fallback = escape_mrkdwn("Infrastructure Wizard: /wizard <question> | status | runbook | help")
+    fallback = escape_mrkdwn(
+        "Infrastructure Wizard: /wizard <question> | status | runbook | freeze on|off|status | help"
+    )
     return fit_blocks(blocks), fallback
 
 

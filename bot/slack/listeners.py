@@ -10,6 +10,7 @@ is down, Slack sees an error and retries instead of the alert vanishing.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import uuid
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from bot.alerts.registry import (
 )
 from bot.audit.log import AuditLog
 from bot.context.store import ContextStore
+from bot.door import Door, echo
 from bot.freeze import FreezeCommandError, FreezeStore, parse_freeze_command, status_text
 from bot.incidents.store import IncidentStore
 from bot.pipeline.intake import Intake
@@ -48,6 +50,10 @@ from bot.triage.runbooks import RunbookCatalog
 log = structlog.get_logger(__name__)
 
 MAX_QUESTION_CHARS = 4000
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 def _strip_mention(text: str) -> str:
@@ -76,8 +82,10 @@ class SlackListeners:
         audit: AuditLog | None = None,
         freezes: FreezeStore | None = None,
         incidents: IncidentStore | None = None,
+        door: Door | None = None,
     ) -> None:
         self.intake = intake
+        self.door = door or intake.door
         self.policy = policy or AccessPolicy()
         self.audit = audit
         self.store = store
@@ -283,7 +291,9 @@ class SlackListeners:
             return
         await self.intake.submit_slack(
             Job(
-                id=f"act:{incident_id}:{action_id}:{action.get('action_ts') or uuid.uuid4().hex}",
+                # the button's value is outside text: it reaches the id (a key name) only hashed
+                id=f"act:{_digest(incident_id)}:{action_id}:"
+                f"{action.get('action_ts') or uuid.uuid4().hex}",
                 kind="action",
                 channel=channel if isinstance(channel, str) else None,
                 user=user,
@@ -338,7 +348,7 @@ class SlackListeners:
             )
             await ack(
                 text=(
-                    f"🧙 <@{command.get('user_id')}> asked: {text[:300]}\nThinking — the answer "
+                    f"🧙 <@{command.get('user_id')}> asked: {echo(text)}\nThinking — the answer "
                     "will appear in this channel."
                     if queued
                     else "🧙 Already working on that question."
@@ -357,7 +367,7 @@ class SlackListeners:
         try:
             parsed = parse_freeze_command(text, datetime.now(UTC))
         except FreezeCommandError as exc:
-            await ack(text=f"🧙 {exc}", response_type="ephemeral")
+            await ack(text=f"🧙 {echo(exc, 600)}", response_type="ephemeral")
             return
         if parsed.action == "status":
             active = await self.freezes.active(datetime.now(UTC))
@@ -379,10 +389,11 @@ class SlackListeners:
                 response_type="ephemeral",
             )
             return
+        reason = await self.door.text(parsed.reason) if parsed.reason else ""
         window = await self.freezes.set_manual(
             parsed.action == "on",
             by=user,
-            reason=parsed.reason or "manual freeze",
+            reason=reason or "manual freeze",
             until=parsed.until,
             scope=parsed.scope,
         )
@@ -391,7 +402,7 @@ class SlackListeners:
                 "freeze_changed",
                 actor=user,
                 action=parsed.action,
-                reason=parsed.reason,
+                reason=reason,
                 until=parsed.until.isoformat() if parsed.until else None,
                 scope=parsed.scope.describe(),
                 channel=command.get("channel_id"),
@@ -422,7 +433,8 @@ class SlackListeners:
         runbook = self.catalog.get(query)
         matches = [runbook] if runbook else self.catalog.search(query)
         if not matches:
-            blocks, text = render_error(f"No runbook matches {query!r}. Try `/wizard runbook`.")
+            shown = echo(query, 100, escape=False)  # render_error escapes
+            blocks, text = render_error(f"No runbook matches “{shown}”. Try `/wizard runbook`.")
         else:
             chosen = matches[0]
             ref = self.catalog.ref(chosen, self.runbook_base_url)

@@ -145,7 +145,10 @@ def connect(
             **_options(),
         )
         return client
+    options = _options()
+    if url.startswith("unix://"):  # TCP keepalive means nothing there (redis-py refuses it)
+        options.pop("socket_keepalive")
     pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=pool_timeout_s, **_options()
+        url, max_connections=max_connections, timeout=pool_timeout_s, **options
     )
     return redis.Redis.from_pool(pool)

@@ -96,8 +96,9 @@ class SentinelServer:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[EmbeddedRedis, EmbeddedRedis, SentinelServer]]:
-    primary = EmbeddedRedis(tmp_path / "primary")
-    replica = EmbeddedRedis(tmp_path / "replica")
+    # replication and Sentinel speak TCP without the bot's ACL: the open (old) server
+    primary = EmbeddedRedis(tmp_path / "primary", lockdown=False)
+    replica = EmbeddedRedis(tmp_path / "replica", lockdown=False)
     primary.start_sync()
     replica.start_sync()
     sentinel = SentinelServer(tmp_path, primary.port)
