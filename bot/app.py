@@ -36,8 +36,8 @@ from bot.catalog import ServiceCatalog
 from bot.context.pseudonyms import Pseudonyms, local_secret
 from bot.context.store import ContextStore
 from bot.context.trading import TradingContext
-from bot.evidence.pack import EvidenceGatherer
 from bot.door import Door
+from bot.evidence.pack import EvidenceGatherer
 from bot.freeze import FreezeCalendar, FreezeStore
 from bot.incidents.store import IncidentStore
 from bot.market.sessions import MarketClock

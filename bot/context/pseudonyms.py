@@ -126,9 +126,7 @@ class Pseudonyms:
 
     async def _mapping(self, tokens: list[str]) -> dict[str, str]:
         values = await self.redis.hmget(keys.PSEUDONYMS, tokens)
-        opened = {
-            t: self._open(t, text_or_none(v)) for t, v in zip(tokens, values, strict=True)
-        }
+        opened = {t: self._open(t, text_or_none(v)) for t, v in zip(tokens, values, strict=True)}
         return {t: v for t, v in opened.items() if v is not None}
 
     async def reveal(self, text: str) -> str:

@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.devtools.slack import SlackSandbox
 from bot.logs import configure_logging
-from bot.slack.sandbox import SlackSandbox
 from tests.fakes.anthropic_api import FakeAnthropic, user_text
 from tests.fakes.signing import block_actions_body, event_body, slash_body
 from tests.harness import (

@@ -18,9 +18,9 @@ from pydantic import SecretStr
 
 from bot import redact as redaction
 from bot.context.pseudonyms import Pseudonyms
+from bot.devtools.slack import SlackSandbox
 from bot.door import FOREIGN_TOKEN, Door, echo
 from bot.redact import PSEUDONYM, card_ok, isin_ok, lei_ok, redact
-from bot.slack.sandbox import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.harness import settings_for, start_bot, stop_bot
 from tests.security.plants import plants_for
