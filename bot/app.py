@@ -8,7 +8,9 @@ Read this file first. Every behaviour is one hop away:
   `bot/pipeline/incident_flow.py` (state in `bot/incidents/store.py`, card in
   `bot/render/incident.py`, coalesced updates in `bot/pipeline/flusher.py`)
 - alert parsing: `bot/alerts/registry.py`; context: `bot/context/store.py`
-- the LLM and its fallback: `bot/triage/wizard.py`; rendering: `bot/render/blocks.py`
+- the LLM and its fallback: `bot/triage/wizard.py` (prompts, checks) over `bot/triage/llm.py` (the
+  call: thinking, effort, stop reasons, deadline) and `bot/triage/providers.py` (Claude API,
+  Bedrock, Vertex); prices: `bot/triage/prices.yaml`; rendering: `bot/render/blocks.py`
 - posting to Slack: `bot/slack/replies.py`; audit: `bot/audit/log.py`
 - webhooks and health: `bot/web.py`; Redis keys: `bot/store/keys.py`
 """
@@ -125,6 +127,8 @@ class Runtime:
         await self.pool.stop(grace_s=drain_s)
         if self.flusher is not None:
             await self.flusher.stop()
+        if self.wizard.client is not None:
+            await self.wizard.client.close()  # the model client's connection pool
         if self.processor.flow.silencer is not None:
             await self.processor.flow.silencer.close()
         if self.processor.flow.evidence is not None:

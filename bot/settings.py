@@ -95,8 +95,10 @@ class Settings(BaseSettings):
     llm_attempt_timeout_s: float | None = Field(
         default=None, alias="WIZARD_LLM_ATTEMPT_TIMEOUT_S", gt=0, le=600
     )
-    """One HTTP attempt's limit (unset: 0.8 × the deadline, capped at the deadline), so the SDK's
-    retries of a failed or hung attempt can still land inside the deadline."""
+    """One HTTP attempt's read limit (unset: the deadline). Connecting is limited to 3 s, so a
+    refused or reset connection is retried inside the deadline. The read limit is not shorter by
+    default: a non-streaming answer sends nothing until it is done, so a shorter limit turns every
+    slow but valid answer into a fallback (bench/effort_latency.py measured exactly that)."""
     llm_max_retries: int = Field(default=2, alias="WIZARD_LLM_MAX_RETRIES", ge=0, le=10)
     hook_token: SecretStr | None = Field(default=None, alias="WIZARD_HOOK_TOKEN")
     """Bearer token for /hooks/*; unset or empty turns the hooks off (503)."""
@@ -223,8 +225,7 @@ class Settings(BaseSettings):
     @property
     def llm_attempt_s(self) -> float:
         """The per-attempt timeout actually used: never longer than the whole deadline."""
-        attempt = self.llm_attempt_timeout_s or 0.8 * self.llm_deadline_s
-        return min(attempt, self.llm_deadline_s)
+        return min(self.llm_attempt_timeout_s or self.llm_deadline_s, self.llm_deadline_s)
 
     def require_slack(self, socket_mode: bool) -> None:
         """Fail fast with one line when `serve` lacks what Slack needs in the chosen mode."""

@@ -14,9 +14,10 @@ made, and current models want a call made a particular way:
   answer; `max_tokens`, `refusal`, `pause_turn`, `tool_use`, `model_context_window_exceeded` and
   anything new become a `ModelReply` with a reason a human can read in the thread, and with usage
   and cost, which the audit record and metrics keep either way.
-- **One deadline covers the SDK's retries.** Each HTTP attempt has its own shorter timeout (set on
-  the SDK client, bot/triage/providers.py) so a retry can still land; `asyncio.timeout` bounds the
-  whole call. A 429/529 whose `retry-after` runs past the deadline fails now, not at the deadline.
+- **One deadline covers the SDK's retries.** Each HTTP attempt has its own timeout (set on the SDK
+  client, bot/triage/providers.py: a short connect limit, so refused/reset connections and fast
+  429/5xx answers are retried in time); `asyncio.timeout` bounds the whole call. A 429/529 whose
+  `retry-after` runs past the deadline fails now, not at the deadline.
 - **Response headers are relayed** (every attempt, errors included) to observers such as the
   analysis stage's rate gate (`ModelGate.observe`), through the SDK's client middleware.
 """

@@ -4,8 +4,9 @@ the start-up check that the configured model is really there.
 Trading firms with data-residency rules run Claude inside their own cloud account; the official
 SDK has a client for each (`AsyncAnthropic`, `AsyncAnthropicBedrock`, `AsyncAnthropicVertex`) with
 the same `messages` API, so everything above this module is provider-agnostic. Each client gets:
-a per-attempt timeout shorter than the deadline (`httpx2.Timeout`, so the SDK's own retries fit
-inside WIZARD_LLM_DEADLINE_S), `max_retries`, and the model client's middleware (header relay).
+a per-attempt timeout (`httpx2.Timeout`: 3 s to connect, so refused or reset connections are
+retried inside WIZARD_LLM_DEADLINE_S; the read limit is WIZARD_LLM_ATTEMPT_TIMEOUT_S, by default
+the deadline — see Settings), `max_retries`, and the model client's middleware (header relay).
 
 Model ids per provider: WIZARD_MODEL is sent as written, except that a bare Claude API id on
 Bedrock gets Bedrock's `anthropic.` prefix (`claude-sonnet-5-5` → `anthropic.claude-sonnet-5-5`);
@@ -27,7 +28,7 @@ from bot.triage.llm import ModelClient, SdkClient
 log = structlog.get_logger(__name__)
 
 CHECK_TIMEOUT_S = 5.0
-CONNECT_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 3.0
 EXTRAS = {"bedrock": "botocore", "vertex": "google.auth"}
 
 

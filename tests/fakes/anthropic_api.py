@@ -34,6 +34,7 @@ from aiohttp import web
 from tests.fakes.anthropic_wire import (
     Conversation,
     JSONDict,
+    Pace,
     RateLimits,
     Scripted,
     build_message,
@@ -84,6 +85,7 @@ class FakeAnthropic:
         self._script: list[Scripted] = []
         self._cached_prefixes: set[str] = set()
         self._delay = 0.0
+        self._pace: Pace | None = None
         self._fail_status: int | None = None
         self._fail_times: int | None = None
         self._retry_after = 1
@@ -149,6 +151,10 @@ class FakeAnthropic:
 
     def delay(self, seconds: float) -> None:
         self._delay = seconds
+
+    def pace(self, model: Pace | None) -> None:
+        """Answer as slowly as a generating model: see `Pace` (None: instantly again)."""
+        self._pace = model
 
     def fail(self, status: int, times: int | None = None, *, retry_after: int = 1) -> None:
         """Answer `status` with Anthropic's error body (`times` None: until reset); a 429
@@ -328,6 +334,9 @@ class FakeAnthropic:
                     self._drop = self._drop_times = None
             return self._cut(request, stage)
         message = self._message(body, self._model(body, path_model))
+        if self._pace is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._pace.seconds(message))
         self.limits.spend(message["usage"]["input_tokens"], message["usage"]["output_tokens"])
         if body.get("stream") and platform == "anthropic":
             return await self._sse(request, message)
@@ -352,6 +361,8 @@ class FakeAnthropic:
 
     def _message(self, body: JSONDict, model: str) -> JSONDict:
         turn = self._script.pop(0) if self._script else Scripted.answer()
+        if self._pace is not None and not self._script:
+            turn = self._pace.turn(body, turn)
         if self._invalid_json:
             answer = "Sure! Here is my triage: the gateway looks slow {not json"
         else:

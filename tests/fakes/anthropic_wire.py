@@ -104,6 +104,35 @@ class Scripted:
 
 
 @dataclass
+class Pace:
+    """A generating model's timing: `ttft_s` + output tokens ÷ `tokens_per_s`, where output is
+    the thinking the request's effort buys (`thinking_by_effort`; no effort sent = the model's
+    default, high) plus `answer_tokens`. Answers past `max_tokens` are cut there, as the API
+    does. The figures are inputs (assumptions), not measurements of a real model."""
+
+    ttft_s: float
+    tokens_per_s: float
+    answer_tokens: int
+    thinking_by_effort: dict[str, int]
+
+    def turn(self, body: JSONDict, turn: Scripted) -> Scripted:
+        effort = str((body.get("output_config") or {}).get("effort") or "high")
+        thinking = self.thinking_by_effort[effort]
+        wanted = thinking + self.answer_tokens
+        cap = int(body.get("max_tokens") or wanted)
+        usage = {
+            "output_tokens": min(wanted, cap),
+            "output_tokens_details": {"thinking_tokens": min(thinking, cap)},
+        }
+        if wanted > cap:
+            return Scripted.max_tokens(usage=usage)
+        return Scripted(stop_reason=turn.stop_reason, text=turn.text, usage=usage)
+
+    def seconds(self, message: JSONDict) -> float:
+        return self.ttft_s + int(message["usage"]["output_tokens"]) / self.tokens_per_s
+
+
+@dataclass
 class Conversation:
     """What the fake remembers across turns: the thinking blocks it issued per tool_use id."""
 
@@ -277,7 +306,7 @@ def schema_violations(value: Any, schema: JSONDict, root: JSONDict | None = None
         return [] if any(not o for o in options) else [f"no anyOf branch matches {value!r:.60}"]
     if "enum" in schema and value not in schema["enum"]:
         return [f"{value!r} not in {schema['enum']}"]
-    kinds = {
+    kinds: dict[str, type | tuple[type, ...]] = {
         "object": dict,
         "array": list,
         "string": str,

@@ -160,6 +160,16 @@ async def test_a_hung_attempt_is_retried_within_the_deadline(llm: FakeAnthropic)
     assert llm.calls >= 2  # the per-attempt timeout let the SDK try again inside the deadline
 
 
+async def test_a_slow_valid_answer_near_the_deadline_still_lands(
+    client: ModelClient, llm: FakeAnthropic
+) -> None:
+    """By default one attempt may read for the whole deadline: a non-streaming answer sends
+    nothing until done, so a shorter read limit would throw a valid 2.6 s answer away."""
+    llm.delay(2.6)
+    reply = await ask(client)
+    assert reply.cause == "ok" and llm.calls == 1 and reply.latency_ms >= 2600
+
+
 async def test_unknown_model_cost_is_unknown_not_sonnets(llm: FakeAnthropic) -> None:
     built = build_model_client(settings(llm, WIZARD_MODEL="claude-unreleased-9"))
     assert built is not None
