@@ -41,6 +41,7 @@ from bot.devtools.monitoring import (  # noqa: E402
 from bot.devtools.slack import SlackSandbox  # noqa: E402
 from bot.evidence.prometheus import PrometheusClient  # noqa: E402
 from bot.evidence.queries import split_condition  # noqa: E402
+from bot.evidence.reading import format_value  # noqa: E402
 from bot.logs import configure_logging  # noqa: E402
 from bot.store.embedded import EmbeddedRedis  # noqa: E402
 from tests.fakes.anthropic_api import FakeAnthropic  # noqa: E402
@@ -123,12 +124,12 @@ async def one_mode(
             condition = split_condition(rule)
             assert condition is not None
             series = await prom.instant(condition[0])
-            expected.append(f"= {series[0].last:.4g} now" if series else "(no value)")
+            expected.append(f"* {format_value(series[0].last, '')} now" if series else "(no value)")
         for root in roots:
             text = blocks_text(bot.answer(ALERT_CHANNEL, root["ts"]))
             found = re.search(r"BenchRule(\d{3})", text)
             want = expected[int(found.group(1)) % len(RULES)] if found else "(alert not named)"
-            if "📈 measured: alert expression:" in text and want in text:
+            if "📈 *alert expression:" in text and want in text:
                 shown += 1
             else:
                 misses.append(f"wanted {want!r} in: {text[:300]}")

@@ -19,6 +19,7 @@ from pydantic import AnyHttpUrl, SecretStr
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Runtime, build_runtime
+from bot.demo.monitoring import start_demo_monitoring
 from bot.devtools.slack import SlackSandbox
 from bot.render.markdown import blocks_to_text
 from bot.settings import Settings
@@ -149,8 +150,10 @@ async def run_demo(settings: Settings, *, show_logs: bool = False) -> int:
     await sandbox.start()
     signing_secret = secrets.token_hex(16)
     hook_token = secrets.token_urlsafe(24)
+    monitoring = await start_demo_monitoring(settings)
     demo_settings = settings.model_copy(
         update={
+            **monitoring.updates,
             "slack_api_url": AnyHttpUrl(sandbox.base_url),
             "slack_signing_secret": SecretStr(signing_secret),
             "slack_app_token": None,
@@ -163,7 +166,12 @@ async def run_demo(settings: Settings, *, show_logs: bool = False) -> int:
         }
     )
     sandbox_token = "xoxb-demo-local-sandbox"  # noqa: S105 - the sandbox accepts any xoxb-
-    runtime = await build_runtime(demo_settings, slack_token=sandbox_token)
+    try:
+        runtime = await build_runtime(demo_settings, slack_token=sandbox_token)
+    except BaseException:
+        monitoring.stop()
+        await sandbox.stop()
+        raise
     port = await runtime.start_http(host="127.0.0.1", port=0)
     mode = (
         f"model {settings.wizard_model}"
@@ -173,6 +181,7 @@ async def run_demo(settings: Settings, *, show_logs: bool = False) -> int:
     _say("🧙 Infrastructure Wizard demo")
     _say(f"   embedded Redis {runtime.embedded.url if runtime.embedded else '?'} (AOF on)")
     _say(f"   local Slack sandbox {sandbox.base_url}, bot HTTP on :{port}, answers by {mode}")
+    _say(f"   evidence: {monitoring.note}")
     _say("")
     ok = True
     try:
@@ -244,4 +253,5 @@ async def run_demo(settings: Settings, *, show_logs: bool = False) -> int:
     finally:
         await runtime.stop()
         await sandbox.stop()
+        monitoring.stop()
     return 0 if ok else 1

@@ -295,17 +295,24 @@ DEMO_COUNTERS: dict[str, float] = {
     f'http_requests_total{{{OGW},code="503"}}': 62,
     f"order_gateway_rejects_total{{{OGW}}}": 8,
     f"order_gateway_orders_total{{{OGW}}}": 1000,
+    **{
+        f'risk_check_duration_seconds_bucket{{service="risk-engine",le="{le}"}}': per_s
+        for le, per_s in (("0.0002", 500), ("0.0005", 950), ("0.001", 995), ("+Inf", 1000))
+    },
+    'http_requests_total{service="risk-engine",code="200"}': 400,
+    'http_requests_total{service="risk-engine",code="500"}': 0.4,
     'md_feed_gaps_total{service="market-data-feed",feed="XLON-L1"}': 2,
     'md_feed_messages_total{service="market-data-feed",feed="XLON-L1"}': 52000,
 }
 DEMO_GAUGES: dict[str, float] = {
     f"order_gateway_inflight_orders{{{OGW}}}": 720,
     f"order_gateway_inflight_limit{{{OGW}}}": 1000,
-    f'node_ptp_offset_ns{{{OGW},instance="ogw-1:9100"}}': 140000,
+    f'node_ptp_offset_ns{{{OGW},host="ogw-1"}}': 140000,
     'md_feed_lag_seconds{service="market-data-feed",feed="XLON-L1"}': 0.012,
     'ptp_clock_offset_seconds{service="market-data-feed",instance="md-1:9100"}': 0.00004,
     'kafka_consumergroup_lag{consumergroup="pricing-engine",topic="prices"}': 25000,
     "kafka_server_replicamanager_underreplicatedpartitions": 0,
+    'pg_replication_lag_seconds{service="risk-engine",instance="risk-db-2"}': 2.5,
 }
 
 

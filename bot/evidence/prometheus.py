@@ -160,5 +160,5 @@ class PrometheusClient(Endpoint):
     def graph_url(self, expr: str, window: timedelta = timedelta(minutes=30)) -> str:
         """The configured Prometheus' own graph page for `expr` (what a human clicks)."""
         minutes = max(1, int(window.total_seconds() // 60))
-        query = {"g0.expr": expr, "g0.tab": "0", "g0.range_input": f"{minutes}m"}
+        query = {"g0.expr": expr, "g0.range_input": f"{minutes}m"}
         return str(URL(self.display_url + "/graph").with_query(query))

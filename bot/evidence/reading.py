@@ -144,4 +144,6 @@ def format_value(value: float | None, unit: str) -> str:
         return "yes (1)" if value >= 0.5 else "no (0)"
     if unit == "count":
         return f"{value:.0f}" if value == int(value) else f"{value:.3g}"
+    if 1e4 <= abs(value) < 1e15:
+        return f"{value:,.0f}"
     return f"{value:.4g}"

@@ -11,7 +11,7 @@ from bot.evidence.models import EvidenceItem, EvidencePack
 from bot.evidence.reading import format_value
 from bot.redact import redact
 
-MAX_QUERY_CHARS = 300
+MAX_QUERY_CHARS = 200
 MAX_LINE_CHARS = 700
 MAX_LABELS = 4
 MEASURED = "📈 measured:"
@@ -25,15 +25,17 @@ def _query(expr: str | None) -> str:
     return f" — query `{shown.replace('`', "'")}`"
 
 
-def _labels(item: EvidenceItem) -> str:
-    keep = {k: v for k, v in item.labels.items() if k != "__name__"}
-    if not keep:
+def labels_text(item: EvidenceItem) -> str:
+    """Which series the value is, when the query returned several (one needs no naming)."""
+    keep = {k: v for k, v in item.labels.items() if k not in ("__name__", "job")}
+    if not keep or item.series < 2:
         return ""
     shown = ", ".join(f'{k}="{v}"' for k, v in sorted(keep.items())[:MAX_LABELS])
-    return f" (worst series {{{shown}}} of {item.series})" if item.series > 1 else f" ({shown})"
+    return f" (worst of {item.series} series: {{{shown}}})"
 
 
-def _threshold(item: EvidenceItem) -> str:
+def threshold_text(item: EvidenceItem) -> str:
+    """`; CRIT: above 5 %`, `; alert condition `> 0.05` holds now`, or nothing."""
     if item.verdict is None:
         return ""
     if item.condition:
@@ -47,6 +49,21 @@ def _threshold(item: EvidenceItem) -> str:
     return f"; {item.verdict.upper()}: {side} {format_value(limit, item.unit)}"
 
 
+def movement(item: EvidenceItem) -> tuple[str, str]:
+    """("0.4 % 30 min ago" or "… at 09:38 UTC (its first point)", "rising since 09:31 UTC")."""
+    moving: str = item.trend
+    if item.since is not None and moving in ("rising", "falling"):
+        moving += f" since {item.since.strftime('%H:%M UTC')}"
+    elif moving == "unknown":  # fewer than two points: nothing earlier to compare with
+        return f"no earlier point in {item.window_min} min", "no trend yet"
+    then = f"{item.window_min} min ago"
+    if item.ago_at is not None and item.at is not None:
+        young = (item.at - item.ago_at).total_seconds() < item.window_min * 60 * 0.9
+        if young:
+            then = f"at {item.ago_at.strftime('%H:%M:%S UTC')} (its first point)"
+    return f"{format_value(item.ago, item.unit)} {then}", moving
+
+
 def reading_line(item: EvidenceItem) -> str:
     """`📈 measured: error ratio = 7.3 % now, 0.4 % 30 min ago, rising since 09:31 UTC …`."""
     if item.status == "unavailable":
@@ -54,26 +71,15 @@ def reading_line(item: EvidenceItem) -> str:
     if item.status == "empty":
         return f"📭 {item.name}: {item.reason or 'no data'}{_query(item.query)}"
     unit = item.unit
-    moving: str = item.trend
-    if item.since is not None and moving in ("rising", "falling"):
-        moving += f" since {item.since.strftime('%H:%M UTC')}"
-    elif moving == "unknown":
-        moving = "no trend yet (one point)"
-    window = f"{item.window_min} min"
-    then = f"{window} ago"
-    if item.ago_at is not None and item.at is not None:
-        young = (item.at - item.ago_at).total_seconds() < item.window_min * 60 * 0.9
-        if young:
-            then = (
-                f"at {item.ago_at.strftime('%H:%M:%S UTC')} (the series' first point in {window})"
-            )
+    then, moving = movement(item)
     span = ""
     if item.low is not None and item.high is not None and item.low != item.high:
-        span = f", {window} range {format_value(item.low, unit)}–{format_value(item.high, unit)}"
+        span = f", {item.window_min} min range "
+        span += f"{format_value(item.low, unit)}–{format_value(item.high, unit)}"
     text = (
         f"{MEASURED} {item.name} = {format_value(item.now, unit)} now, "
-        f"{format_value(item.ago, unit)} {then}, {moving}{span}{_threshold(item)}"
-        f"{_labels(item)}{_query(item.query)}"
+        f"{then}, {moving}{span}{threshold_text(item)}"
+        f"{labels_text(item)}{_query(item.query)}"
         + (f" — graph: {item.graph_url}" if item.graph_url else "")
     )
     return text

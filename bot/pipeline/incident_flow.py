@@ -19,6 +19,7 @@ import structlog
 from bot.context.enrichment import Enricher, Enrichment
 from bot.context.store import ContextStore, ThreadInfo
 from bot.evidence.pack import EvidenceGatherer
+from bot.evidence.render import evidence_lines
 from bot.incidents.models import Action, Incident, Outcome
 from bot.incidents.silences import SilenceClient, SilenceFlow
 from bot.incidents.store import IncidentStore
@@ -26,6 +27,7 @@ from bot.models import SEVERITY_RANK, Alert, PastAnswer
 from bot.pipeline.jobs import Job
 from bot.pipeline.recording import Recorder, wizard_turn
 from bot.render.blocks import render_runbook, render_triage
+from bot.render.evidence import evidence_section
 from bot.render.incident import (
     ACTION_ACK,
     ACTION_RERUN,
@@ -286,6 +288,8 @@ class IncidentFlow:
             facts=facts,
             changes=context.deploys,
             changes_window_h=self.store.deploy_window.total_seconds() / 3600,
+            measured=evidence_section(context.evidence),
+            hide_evidence=evidence_lines(context.evidence),
         )
         ts = await self.replier.ensure(
             job.id,

@@ -19,7 +19,7 @@ besides layout:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -494,11 +494,15 @@ def render_triage(
     facts: Sequence[str] = (),
     changes: Sequence[Deploy] | None = None,
     changes_window_h: float = 24.0,
+    measured: Block | None = None,
+    hide_evidence: Collection[str] = (),
 ) -> tuple[Blocks, str]:
     """The wizard's five-part answer as blocks, and a short plain-text fallback.
 
     `facts` are trusted one-liners (market session, freeze, owner/impact) shown under the
-    header; `changes` the deploy history that fed the rollback plan ("what changed")."""
+    header; `changes` the deploy history that fed the rollback plan ("what changed");
+    `measured` the evidence pack's section (`bot/render/evidence.py`), shown under the summary,
+    whose lines in the answer's evidence (`hide_evidence`) are then not listed twice."""
     answer = result.answer
     if heading:
         title = heading
@@ -524,6 +528,8 @@ def render_triage(
         )
     summary = _cut(escape_mrkdwn(answer.summary).strip(), MAX_SUMMARY)
     blocks.append(section(summary or "_No summary given._"))
+    if measured is not None:
+        blocks.append(measured)
     blocks.append(_part("Immediate actions", _bullets(answer.immediate_actions, numbered=True)))
     blocks.append(_part("Implementation plan", _bullets(answer.implementation_plan, numbered=True)))
     blocks.append(_part("Monitoring strategy", _bullets(answer.monitoring_strategy)))
@@ -557,7 +563,7 @@ def render_triage(
     )
     for title_, items in (
         ("Clarifying questions", answer.clarifying_questions),
-        ("Evidence", answer.evidence),
+        ("Evidence", [e for e in answer.evidence if e not in hide_evidence]),
         ("Compliance notes", answer.compliance_notes),
         ("Notes", result.notes),
     ):

@@ -70,9 +70,13 @@ async def test_analysis_shows_the_live_value_of_the_alerts_query(
         await stop_bot(bot)
         await trap.stop()
     assert trap.connections == 0
-    assert "📈 measured: alert expression: PTPClockOffsetHigh = 0.073 now" in text
-    assert 'wizard_http_error_ratio{service="order-gateway"}' in text.replace("&quot;", '"')
-    assert f"graph: {prometheus_server.url}/graph?g0.expr=" in text
+    # Slack: the pack's section under the summary, with the query and a graph link …
+    assert "*📈 Measured now*" in text
+    assert "📈 *alert expression: PTPClockOffsetHigh* 0.073 now" in text
+    assert "alert condition `&gt; 0.05` holds now" in text
+    assert '`wizard_http_error_ratio{service="order-gateway"}`' in text
+    assert f"<{prometheus_server.url}/graph?g0.expr=" in text and "|graph>" in text
+    assert text.count("0.073 now") == 1  # … and not again in the Evidence list
     evidence = audit[0]["answer"]["evidence"]
     assert any("= 0.073 now" in line for line in evidence)
     if with_model:

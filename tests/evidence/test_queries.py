@@ -148,4 +148,4 @@ def test_a_young_series_says_when_it_starts_instead_of_30_min_ago() -> None:
     assert "error ratio = 7.3 % now, 0.4 % 30 min ago, rising since 09:31 UTC" in line
     assert "30 min range 0.4 %–7.9 %" in line
     young = item.model_copy(update={"ago_at": datetime(2026, 12, 2, 9, 38, tzinfo=UTC)})
-    assert "0.4 % at 09:38:00 UTC (the series' first point in 30 min)" in reading_line(young)
+    assert "0.4 % at 09:38:00 UTC (its first point)" in reading_line(young)
