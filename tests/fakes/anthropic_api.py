@@ -65,6 +65,7 @@ _ERROR_TYPES = {
     500: "api_error",
     529: "overloaded_error",
 }
+_MESSAGES = {429: "Number of request tokens has exceeded your rate limit.", 529: "Overloaded"}
 KNOWN_MODELS = frozenset({"claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-4-5"})
 
 
@@ -75,6 +76,8 @@ class FakeAnthropic:
         self.responder: Responder = responder or self.default_answer
         self.model_id = model_id
         self.models: set[str] = set(KNOWN_MODELS)
+        self.capabilities: dict[str, JSONDict] = {}
+        """Per model, the `capabilities` object `GET /v1/models/{id}` reports (default none)."""
         self.rollback_target: str | None = None
         self.requests: list[JSONDict] = []
         self.violations: list[list[str]] = []
@@ -137,7 +140,7 @@ class FakeAnthropic:
         return f"http://127.0.0.1:{self._port}"
 
     @property
-    def calls(self) -> int:
+    def calls(self) -> int:  # requests received, failed ones included
         return len(self.requests)
 
     # --- scripting and modes --------------------------------------------------------------------
@@ -173,11 +176,8 @@ class FakeAnthropic:
         self._invalid_json = True
 
     def drop(self, stage: DropStage = "headers", times: int | None = None) -> None:
-        """Cut the connection mid-response (`times` None: until reset).
-
-        "headers": a 200 status line and headers promising a body, then the socket closes.
-        "body": the same, plus the first part of a valid JSON body, then the socket closes.
-        """
+        """Cut the connection mid-response (`times` None: until reset): after a 200 status line
+        and headers promising a body ("headers"), or part-way through that body ("body")."""
         self._drop = stage
         self._drop_times = times
 
@@ -249,7 +249,10 @@ class FakeAnthropic:
         model = request.match_info["model"]
         if model not in self.models:
             return self._error(404, f"model: {model}")
-        return web.json_response(model_info(model), headers=self._headers("anthropic"))
+        info = model_info(model)
+        if model in self.capabilities:
+            info["capabilities"] = self.capabilities[model]
+        return web.json_response(info, headers=self._headers("anthropic"))
 
     async def _claude_api(self, request: web.Request) -> web.StreamResponse:
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -353,11 +356,9 @@ class FakeAnthropic:
             if self._fail_times <= 0:
                 self._fail_status = self._fail_times = None
         headers = {"retry-after": str(self._retry_after)} if status in (429, 529) else {}
-        messages = {
-            429: "Number of request tokens has exceeded your rate limit.",
-            529: "Overloaded",
-        }
-        return self._error(status, messages.get(status, "Internal server error"), platform, headers)
+        return self._error(
+            status, _MESSAGES.get(status, "Internal server error"), platform, headers
+        )
 
     def _message(self, body: JSONDict, model: str) -> JSONDict:
         turn = self._script.pop(0) if self._script else Scripted.answer()

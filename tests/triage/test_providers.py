@@ -136,6 +136,20 @@ async def test_check_model_accepts_the_default_and_names_wizard_model_when_wrong
     await small.close()
 
 
+async def test_check_model_names_wizard_effort_when_the_model_lacks_it(
+    llm: FakeAnthropic,
+) -> None:
+    levels = {level: {"supported": level != "low"} for level in ("low", "medium", "high", "max")}
+    llm.capabilities["claude-sonnet-5-5"] = {"effort": {"supported": True, **levels}}
+    client = build_model_client(claude(llm.base_url))
+    assert client is not None
+    with pytest.raises(ConfigError, match=r"^WIZARD_EFFORT=low is not supported"):
+        await check_model(client)
+    client.effort = "high"
+    assert await check_model(client) is True
+    await client.close()
+
+
 async def test_check_model_warns_and_goes_on_when_the_api_is_unreachable() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
