@@ -9,7 +9,6 @@ Bad input gets a 4xx with a reason, never a 5xx.
 from __future__ import annotations
 
 import hmac
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
-from bot import metrics
+from bot import inbound, metrics
 from bot.alerts.deliveries import delivery_id
 from bot.alerts.registry import parse_alertmanager_webhook
 from bot.deploys import DeployIgnored, parse_deploy_payload
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-MAX_BODY = 4 * 1024 * 1024
 STUCK_AFTER_S = 300.0
 """A delivered job unacked this long means workers are wedged: not ready."""
 
@@ -57,13 +55,20 @@ def build_web_app(runtime: Runtime) -> web.Application:
         return None
 
     async def read_json(request: web.Request) -> tuple[bytes, Any] | web.Response:
-        body = await request.read()
         try:
-            return body, json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _json_error(400, "body is not valid JSON")
+            body = await inbound.read_body(request)
+            return body, inbound.hook_json(body)
+        except inbound.Rejected as exc:
+            log.warning("hook_body_rejected", path=request.path, status=exc.status, why=exc.reason)
+            return exc.response()
 
     async def slack_events(request: web.Request) -> web.Response:
+        try:
+            # shape first: Bolt (and the listeners) would answer 500 to what they cannot read
+            inbound.slack_body(request.headers, await inbound.read_body(request))
+        except inbound.Rejected as exc:
+            log.warning("slack_body_rejected", status=exc.status, why=exc.reason)
+            return exc.response()
         try:
             bolt_request = await to_bolt_request(request)
         except Exception:
@@ -169,7 +174,7 @@ def build_web_app(runtime: Runtime) -> web.Application:
         status = 200 if all(checks.values()) else 503
         return web.json_response(checks, status=status)
 
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=inbound.MAX_BODY)
     app.router.add_post("/slack/events", slack_events)
     app.router.add_post("/hooks/alertmanager", alertmanager)
     app.router.add_post("/hooks/deploy", deploy)

@@ -36,6 +36,9 @@ GROUP_CACHE_TTL_S = 60.0
 GROUP_LOOKUP_TIMEOUT_S = 5.0
 
 
+INVALID_ID = "\x00invalid"
+
+
 def team_ids(body: Mapping[str, Any]) -> frozenset[str]:
     """Every team/enterprise id a request claims: envelope, interactive payload, authorizations.
 
@@ -46,8 +49,14 @@ def team_ids(body: Mapping[str, Any]) -> frozenset[str]:
     found: set[str] = set()
 
     def add(value: object) -> None:
-        if isinstance(value, str) and value:
-            found.add(value)
+        # A present id must be a string: `team_id: ["T_ALLOWED", "T_OTHER"]` counts as an id
+        # no allow-list holds, so the request is refused, not waved through. ("" and null are
+        # how Slack says "none", e.g. enterprise_id outside Enterprise Grid.)
+        if isinstance(value, str):
+            if value:
+                found.add(value)
+        elif value is not None:
+            found.add(INVALID_ID)
 
     add(body.get("team_id"))
     add(body.get("enterprise_id"))
