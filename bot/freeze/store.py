@@ -14,6 +14,7 @@ from typing import Literal
 import redis.asyncio as redis
 import structlog
 from pydantic import BaseModel, ValidationError
+from redis.exceptions import WatchError
 
 from bot.freeze.windows import FreezeCalendar, FreezeScope, FreezeWindow
 from bot.store import keys
@@ -21,6 +22,19 @@ from bot.store import keys
 log = structlog.get_logger(__name__)
 
 HISTORY_LIMIT = 100
+
+
+REQUEST_ONCE_TTL_S = 600
+"""Longer than Slack's 5-minute signature window: a replay after it fails the signature check."""
+
+
+class FreezeReplayed(Exception):
+    """This very signed request was applied already (a replay or a retry): nothing changes."""
+
+
+class FreezeStale(Exception):
+    """The request was signed before the manual change now in force: applying it would undo a
+    newer decision (a late or replayed `off` lifting a newer `on`)."""
 
 
 class FreezeChange(BaseModel):
@@ -32,6 +46,7 @@ class FreezeChange(BaseModel):
     reason: str = ""
     until: datetime | None = None
     scope: FreezeScope = FreezeScope()
+    version: int | None = None
 
 
 def _now() -> datetime:
@@ -52,10 +67,21 @@ class FreezeStore:
         reason: str = "",
         until: datetime | None = None,
         scope: FreezeScope | None = None,
+        *,
+        request_id: str | None = None,
+        requested_at: datetime | None = None,
     ) -> FreezeWindow | None:
         """Turn the manual freeze on (replacing any earlier one) or off. Returns the freeze now in
-        force, None after `off`. `until` must be aware and in the future."""
+        force, None after `off`. `until` must be aware and in the future.
+
+        `request_id` (the signed request's digest) makes the change happen at most once:
+        `FreezeReplayed` for a repeat. `requested_at` (the signed timestamp) orders changes:
+        `FreezeStale` when a newer change is already in force. Each change gets a version."""
         now = _now()
+        if request_id is not None and not await self.redis.set(
+            keys.request_once(request_id), "1", nx=True, ex=REQUEST_ONCE_TTL_S
+        ):
+            raise FreezeReplayed("this request was already applied")
         scope = scope or FreezeScope()
         if until is not None:
             if until.tzinfo is None:
@@ -63,16 +89,43 @@ class FreezeStore:
             until = until.astimezone(UTC)
             if until <= now:
                 raise ValueError("until is in the past")
-        change = FreezeChange(
-            action="on" if on else "off",
-            by=by,
-            at=now,
-            reason=reason,
-            until=until if on else None,
-            scope=scope if on else FreezeScope(),
-        )
+        order = (requested_at or now).timestamp()
+        for _ in range(20):
+            try:
+                return await self._apply(on, by, reason, until, scope, now, order)
+            except WatchError:
+                continue
+        raise RuntimeError("manual freeze kept changing under us")
+
+    async def _apply(
+        self,
+        on: bool,
+        by: str,
+        reason: str,
+        until: datetime | None,
+        scope: FreezeScope,
+        now: datetime,
+        order: float,
+    ) -> FreezeWindow | None:
         window = None
         async with self.redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(keys.freeze_changed_at(), keys.freeze_version())
+            last = await pipe.get(keys.freeze_changed_at())
+            if last is not None and float(last) > order:
+                raise FreezeStale("a newer freeze change is in force")
+            version = int(await pipe.get(keys.freeze_version()) or 0) + 1
+            change = FreezeChange(
+                action="on" if on else "off",
+                by=by,
+                at=now,
+                reason=reason,
+                until=until if on else None,
+                scope=scope if on else FreezeScope(),
+                version=version,
+            )
+            pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+            pipe.set(keys.freeze_version(), version)
+            pipe.set(keys.freeze_changed_at(), repr(order))
             if on:
                 window = FreezeWindow(
                     id="manual",
@@ -82,6 +135,7 @@ class FreezeStore:
                     scope=scope,
                     source="manual",
                     set_by=by,
+                    version=version,
                 )
                 pipe.set(keys.freeze_manual(), window.model_dump_json(), exat=until)
             else:

@@ -81,6 +81,8 @@ class FreezeWindow(BaseModel):
     scope: FreezeScope = Field(default_factory=FreezeScope)
     source: Literal["calendar", "manual"] = "calendar"
     set_by: str | None = None
+    version: int | None = None
+    """Manual freezes: the change counter when it was set (a stale `off` cannot lift it)."""
 
     def covers(self, at: datetime) -> bool:
         return self.start <= at and (self.end is None or at < self.end)

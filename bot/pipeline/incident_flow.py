@@ -18,6 +18,7 @@ import structlog
 
 from bot.context.enrichment import Enricher, Enrichment
 from bot.context.store import ContextStore, ThreadInfo
+from bot.door import echo
 from bot.evidence.pack import EvidenceGatherer
 from bot.evidence.render import evidence_lines
 from bot.incidents.models import Action, Incident, Outcome
@@ -399,7 +400,15 @@ class IncidentFlow:
         user = job.user or "unknown"
         structlog.contextvars.bind_contextvars(incident_id=job.incident_id)
         if incident is None:
-            await self._tell(job, f"I no longer know incident {job.incident_id}.")
+            await self._tell(job, f"I no longer know incident {echo(job.incident_id, 100)}.")
+            return
+        if incident.channel != job.channel:
+            # A button acts only on incidents of the channel it was pressed in: a crafted
+            # payload naming another channel's incident must not ack or resolve it.
+            log.warning(
+                "action_wrong_channel", incident_channel=incident.channel, pressed_in=job.channel
+            )
+            await self._tell(job, "That button belongs to an incident of another channel.")
             return
         ledger = self.replier.ledger
         applied = (await ledger.get(job.id)).get("applied")

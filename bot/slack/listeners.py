@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -32,6 +32,7 @@ from bot.audit.log import AuditLog
 from bot.context.store import ContextStore
 from bot.door import Door, echo
 from bot.freeze import FreezeCommandError, FreezeStore, parse_freeze_command, status_text
+from bot.freeze.store import FreezeReplayed, FreezeStale
 from bot.incidents.store import IncidentStore
 from bot.pipeline.intake import Intake
 from bot.pipeline.jobs import Job
@@ -54,6 +55,19 @@ MAX_QUESTION_CHARS = 4000
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def signed_request(request: AsyncBoltRequest | None) -> tuple[str | None, datetime | None]:
+    """(digest of the request's Slack signature, its signed timestamp): the same signed request
+    replayed has the same digest (so it applies once), and the timestamp orders changes."""
+    if request is None:
+        return None, None
+    signature = request.headers.get("x-slack-signature", [""])[0]
+    timestamp = request.headers.get("x-slack-request-timestamp", [""])[0]
+    if not signature or not timestamp.isdigit():
+        return None, None  # Socket Mode: Slack delivers each envelope once, acked by id
+    when = datetime.fromtimestamp(int(timestamp), tz=UTC)
+    return hashlib.sha256(signature.encode()).hexdigest(), when
 
 
 def _strip_mention(text: str) -> str:
@@ -306,7 +320,9 @@ class SlackListeners:
         await ack()
 
     # --- /wizard ----------------------------------------------------------------------------
-    async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+    async def on_command(
+        self, ack: AsyncAck, command: dict[str, Any], request: AsyncBoltRequest | None = None
+    ) -> None:
         text = clean_text(command.get("text") or "").strip()[:MAX_QUESTION_CHARS]
         if not isinstance(command.get("channel_id"), str) or not command.get("user_id"):
             log.warning("command_malformed", keys=sorted(command)[:20])
@@ -333,7 +349,7 @@ class SlackListeners:
         elif word == "runbook":
             await self._runbook(ack, rest.strip())
         elif word == "freeze":
-            await self._freeze(ack, command, rest.strip())
+            await self._freeze(ack, command, rest.strip(), request)
         else:
             queued = await self.intake.submit_slack(
                 Job(
@@ -356,7 +372,13 @@ class SlackListeners:
                 response_type="in_channel" if queued else "ephemeral",
             )
 
-    async def _freeze(self, ack: AsyncAck, command: dict[str, Any], text: str) -> None:
+    async def _freeze(
+        self,
+        ack: AsyncAck,
+        command: dict[str, Any],
+        text: str,
+        request: AsyncBoltRequest | None = None,
+    ) -> None:
         """`/wizard freeze on [for 2h|until ISO] [services a,b] [venues LSE] [reason…]`, `off`,
         `status`. Turning a freeze on or off is a change-control decision: privileged users only
         when a privileged list is set, announced in the channel and audited."""
@@ -390,13 +412,29 @@ class SlackListeners:
             )
             return
         reason = await self.door.text(parsed.reason) if parsed.reason else ""
-        window = await self.freezes.set_manual(
-            parsed.action == "on",
-            by=user,
-            reason=reason or "manual freeze",
-            until=parsed.until,
-            scope=parsed.scope,
-        )
+        request_id, requested_at = signed_request(request)
+        try:
+            window = await self.freezes.set_manual(
+                parsed.action == "on",
+                by=user,
+                reason=reason or "manual freeze",
+                until=parsed.until,
+                scope=parsed.scope,
+                request_id=request_id,
+                requested_at=requested_at,
+            )
+        except FreezeReplayed:
+            log.warning("freeze_request_replayed", user=user, action=parsed.action)
+            await ack(text="🧙 That request was already applied.", response_type="ephemeral")
+            return
+        except FreezeStale:
+            log.warning("freeze_request_stale", user=user, action=parsed.action)
+            await ack(
+                text="🧙 A newer freeze change is already in force; this older request was "
+                "not applied. Check `/wizard freeze status`.",
+                response_type="ephemeral",
+            )
+            return
         if self.audit is not None:
             await self.audit.append(
                 "freeze_changed",

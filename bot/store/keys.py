@@ -26,6 +26,8 @@ README "Redis key schema"):
 | `wizard:pseudonym:key` | string | HMAC key that makes pseudonyms stable | — |
 | `wizard:freeze:manual` | string JSON `FreezeWindow` | the manual change freeze (`/wizard freeze on`) | until its end, else until `off` |
 | `wizard:freeze:history` | list JSON `FreezeChange` | who turned manual freezes on/off, newest first | last 100 |
+| `wizard:freeze:version` / `wizard:freeze:changed_at` | counter / epoch s | version of the latest manual change, and its signed request's time (an older request is stale) | — |
+| `wizard:once:request:{sha}` | string | a signed state-changing request already applied (replays do nothing) | 10 min |
 | `wizard:incident:seq` | counter | incident numbers (`INC-42`) | — |
 | `wizard:incident:{id}` | string (JSON `Incident`) | one incident: alerts, counts, state, actions | 90 d |
 | `wizard:incident:group:{digest}` | string | the current incident of a group key | 30 d |
@@ -104,6 +106,21 @@ def freeze_manual() -> str:
 
 def freeze_history() -> str:
     return f"{PREFIX}:freeze:history"
+
+
+def freeze_version() -> str:
+    """Counter: every manual on/off gets the next version."""
+    return f"{PREFIX}:freeze:version"
+
+
+def freeze_changed_at() -> str:
+    """Signed-request time (epoch s) of the manual change in force: older requests are stale."""
+    return f"{PREFIX}:freeze:changed_at"
+
+
+def request_once(digest: str) -> str:
+    """A state-changing signed request already applied (its signature's SHA-256)."""
+    return f"{PREFIX}:once:request:{digest}"
 
 
 # --- incidents (bot/incidents/store.py) ---------------------------------------------------------
