@@ -23,12 +23,14 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as redis
 import structlog
 from aiohttp import web
+from pydantic import BaseModel
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
@@ -39,7 +41,9 @@ from bot.context.pseudonyms import Pseudonyms, local_secret
 from bot.context.store import ContextStore
 from bot.context.trading import TradingContext
 from bot.door import Door
+from bot.evidence.loki import LokiClient
 from bot.evidence.pack import EvidenceGatherer
+from bot.evidence.tools import ToolBox, ToolSpecs
 from bot.freeze import FreezeCalendar, FreezeStore
 from bot.incidents.store import IncidentStore
 from bot.market.sessions import MarketClock
@@ -59,7 +63,8 @@ from bot.slack.replies import Replier
 from bot.store.connection import connect
 from bot.store.embedded import EmbeddedRedis
 from bot.store.ledger import JobLedger
-from bot.triage.paths import RUNBOOKS_DIR
+from bot.triage.investigate import Investigator
+from bot.triage.paths import PROMPTS_DIR, RUNBOOKS_DIR
 from bot.triage.prompts import load_prompts
 from bot.triage.providers import build_model_client
 from bot.triage.runbooks import RunbookCatalog
@@ -133,6 +138,8 @@ class Runtime:
             await self.processor.flow.silencer.close()
         if self.processor.flow.evidence is not None:
             await self.processor.flow.evidence.close()
+        if self.wizard.investigator is not None:
+            await self.wizard.investigator.tools.close()
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
@@ -172,6 +179,32 @@ def build_wizard(settings: Settings, pseudonyms: Pseudonyms | None = None) -> Wi
         allow_mass_mentions=settings.allow_mass_mentions,
         allowed_link_domains=settings.allowed_link_domains,
     )
+
+
+def build_investigator(
+    settings: Settings, wizard: Wizard, flow: IncidentFlow, pseudonyms: Pseudonyms
+) -> Investigator | None:
+    """Read-only tools for the model (`prompts/tools.yaml`), over the evidence pack's endpoints,
+    Loki, and the bot's own deploy history, runbooks and incident memory."""
+    if wizard.client is None or settings.tool_calls_max == 0:
+        return None
+    evidence = flow.evidence
+    incidents = flow.incidents
+
+    async def past(service: str, limit: int) -> Sequence[BaseModel]:
+        return await incidents.past_outcomes(services=[service], fingerprints=[], limit=limit)
+
+    tools = ToolBox(
+        ToolSpecs.load((settings.prompts_dir or PROMPTS_DIR) / "tools.yaml"),
+        prometheus=evidence.prometheus if evidence else None,
+        alertmanager=evidence.alertmanager if evidence else None,
+        loki=LokiClient(str(settings.loki_url)) if settings.loki_url else None,
+        deploys=flow.store.deploys_for,
+        runbooks=wizard.catalog,
+        past=past,
+        pseudonyms=pseudonyms,
+    )
+    return Investigator(wizard.client, tools, max_calls=settings.tool_calls_max)
 
 
 def build_freezes(settings: Settings, client: redis.Redis) -> FreezeStore:
@@ -278,6 +311,7 @@ async def build_runtime(
         runbook_base_url=runbook_base,
         evidence=EvidenceGatherer.from_settings(settings, trading.catalog),
     )
+    wizard.investigator = build_investigator(settings, wizard, flow, pseudonyms)
     processor = Processor(
         store=store,
         incidents=incidents,

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
-from bot.evidence.models import EvidencePack
+from bot.evidence.models import EvidencePack, ToolCall
 
 AlertStatus = Literal["firing", "resolved"]
 Severity = Literal["critical", "high", "warning", "info", "unknown"]
@@ -279,3 +279,5 @@ class TriageResult(BaseModel):
     runbook: RunbookRef | None = None
     latency_ms: int = 0
     notes: list[str] = Field(default_factory=list)
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    """Read-only tool calls the model made before answering (bot/triage/investigate.py)."""

@@ -37,14 +37,14 @@ def service_filter(alert: Alert) -> list[str]:
     return [matcher("alertname", alert.labels.get("alertname") or alert.name)]
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def as_mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
 def _is_this(entry: dict[str, Any], alert: Alert) -> bool:
     if entry.get("fingerprint") and entry.get("fingerprint") == alert.fingerprint:
         return True
-    labels = _dict(entry.get("labels"))
+    labels = as_mapping(entry.get("labels"))
     if labels.get("alertname") != (alert.labels.get("alertname") or alert.name):
         return False
     return all(labels.get(k) == v for k, v in alert.labels.items() if k in labels)
@@ -91,7 +91,7 @@ class AlertmanagerReader(Endpoint):
         if this is None:
             lines.append("this alert is not active in Alertmanager (resolved, or not routed there)")
         else:
-            status = _dict(this.get("status"))
+            status = as_mapping(this.get("status"))
             silenced = [str(s) for s in status.get("silencedBy") or []]
             inhibited = [str(s) for s in status.get("inhibitedBy") or []]
             if silenced:
@@ -104,15 +104,15 @@ class AlertmanagerReader(Endpoint):
             if not silenced and not inhibited:
                 lines.append(f"this alert is {status.get('state') or 'active'}, not silenced")
         others = [e for e in entries if e is not this]
-        firing = [e for e in others if _dict(e.get("status")).get("state") == "active"]
+        firing = [e for e in others if as_mapping(e.get("status")).get("state") == "active"]
         scope = service_filter(alert)[0]
         if firing:
             firing.sort(
-                key=lambda e: SEVERITY_RANK.get(str(_dict(e.get("labels")).get("severity")), 9)
+                key=lambda e: SEVERITY_RANK.get(str(as_mapping(e.get("labels")).get("severity")), 9)
             )
             names = [
-                f"{_dict(e.get('labels')).get('alertname', '?')} "
-                f"({_dict(e.get('labels')).get('severity', '?')})"
+                f"{as_mapping(e.get('labels')).get('alertname', '?')} "
+                f"({as_mapping(e.get('labels')).get('severity', '?')})"
                 for e in firing[:MAX_NAMED]
             ]
             more = f" and {len(firing) - MAX_NAMED} more" if len(firing) > MAX_NAMED else ""

@@ -72,3 +72,17 @@ class EvidencePack(BaseModel):
     @property
     def readings(self) -> list[EvidenceItem]:
         return [i for i in self.items if i.source == "prometheus" and i.status == "ok"]
+
+
+class ToolCall(BaseModel):
+    """One read-only tool call the model made, as the audit record keeps it."""
+
+    tool: str
+    input: dict[str, object] = Field(default_factory=dict)
+    """The input as validated (redacted); the raw input when validation refused it."""
+    ok: bool = True
+    error: str | None = None
+    result_chars: int = 0
+    result_sha256: str = ""
+    """Of the exact text returned to the model (after redaction, cut and wrapping)."""
+    latency_ms: int = 0

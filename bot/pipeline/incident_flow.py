@@ -27,7 +27,8 @@ from bot.incidents.store import IncidentStore
 from bot.models import SEVERITY_RANK, Alert, PastAnswer
 from bot.pipeline.jobs import Job
 from bot.pipeline.recording import Recorder, wizard_turn
-from bot.render.blocks import render_runbook, render_triage
+from bot.redact import redact
+from bot.render.blocks import render_placeholder, render_runbook, render_triage
 from bot.render.evidence import evidence_section
 from bot.render.incident import (
     ACTION_ACK,
@@ -280,7 +281,21 @@ class IncidentFlow:
                 per_incident=10**6 if requested_by else self.budget.per_incident,
                 per_hour=self.budget.per_hour,
             )
-        result = await self.wizard.triage(context, skip_model=skip)
+
+        async def step(note: str) -> None:
+            """Each tool call shows in the thread while it runs: the analysis slot's message,
+            updated in place (the answer replaces it)."""
+            blocks, text = render_placeholder(primary, note=redact(note))
+            await self.replier.ensure(
+                job.id,
+                f"analysis:{incident.id}",
+                channel=incident.channel,
+                thread_ts=incident.thread_ts,
+                blocks=blocks,
+                text=text,
+            )
+
+        result = await self.wizard.triage(context, skip_model=skip, on_step=step)
         heading = f"Re-analysis of {incident.id}: {why}" if why else None
         blocks, text = render_triage(
             result,

@@ -64,6 +64,7 @@ class Recorder:
             runbook=result.runbook.id if result.runbook else None,
             answer=result.answer.model_dump(mode="json"),
             notes=result.notes,
+            tool_calls=[c.model_dump(mode="json") for c in result.tool_calls],
             usage=result.usage.model_dump(mode="json", exclude={"cost_usd"}),
             cost_usd=("unknown" if result.usage.cost_usd is None else money(result.usage.cost_usd)),
             latency_ms=result.latency_ms,

@@ -221,32 +221,41 @@ class ModelClient:
         try:
             async with self.deadline():
                 response = await self.message(body)
-        except TimeoutError:
-            reply: ModelReply[T] = ModelReply(
-                None, "timeout", f"the model did not answer within {self.deadline_s:g}s"
-            )
-        except RetryPastDeadline as exc:
-            reply = ModelReply(
-                None,
-                f"http_{exc.status}",
-                f"the model API returned HTTP {exc.status} and asked to retry after "
-                f"{exc.wait_s:g}s, past the {self.deadline_s:g}s deadline",
-            )
-        except anthropic.APIStatusError as exc:
-            log.warning("llm_api_error", status=exc.status_code, message=str(exc.message)[:300])
-            reply = ModelReply(
-                None,
-                f"http_{exc.status_code}",
-                f"the model API returned HTTP {exc.status_code}",
-                request_id=exc.request_id,
-            )
-        except anthropic.AnthropicError as exc:
-            reply = ModelReply(None, "api_error", f"the model API failed ({type(exc).__name__})")
+        except (TimeoutError, anthropic.AnthropicError) as exc:
+            reply: ModelReply[T] = self.failure(exc)
         else:
             reply = self.interpret(response, output)
         reply.latency_ms = int((time.perf_counter() - started) * 1000)
         self._record(reply)
         return reply
+
+    def failure(self, exc: TimeoutError | anthropic.AnthropicError) -> ModelReply[Any]:
+        """What a failed call (deadline, retry-after past it, HTTP error, transport) tells the
+        thread; shared by one-shot answers and tool loops (bot/triage/investigate.py)."""
+        if isinstance(exc, TimeoutError):
+            return ModelReply(
+                None, "timeout", f"the model did not answer within {self.deadline_s:g}s"
+            )
+        if isinstance(exc, RetryPastDeadline):
+            return ModelReply(
+                None,
+                f"http_{exc.status}",
+                f"the model API returned HTTP {exc.status} and asked to retry after "
+                f"{exc.wait_s:g}s, past the {self.deadline_s:g}s deadline",
+            )
+        if isinstance(exc, anthropic.APIStatusError):
+            log.warning("llm_api_error", status=exc.status_code, message=str(exc.message)[:300])
+            return ModelReply(
+                None,
+                f"http_{exc.status_code}",
+                f"the model API returned HTTP {exc.status_code}",
+                request_id=exc.request_id,
+            )
+        return ModelReply(None, "api_error", f"the model API failed ({type(exc).__name__})")
+
+    def record(self, reply: ModelReply[Any]) -> None:
+        """Metrics and the `llm_call` log line for one answered (or failed) request."""
+        self._record(reply)
 
     def interpret[T: pydantic.BaseModel](self, response: Message, output: type[T]) -> ModelReply[T]:
         """Map a response to an answer or a reason, by `stop_reason`; usage is always priced."""

@@ -23,11 +23,13 @@ from anthropic.types import MessageParam, TextBlockParam
 from bot import metrics
 from bot.context.pseudonyms import Pseudonyms
 from bot.context.store import Turn
+from bot.evidence.models import ToolCall
 from bot.evidence.render import model_text, with_measured
 from bot.models import Context, TriageAnswer, TriageResult
 from bot.redact import redact, redact_obj, redact_thorough
 from bot.triage.fallback import answer_for_question, answer_from_runbook
 from bot.triage.guard import GuardPolicy, context_hosts, guard_answer
+from bot.triage.investigate import Investigator, Step
 from bot.triage.llm import ModelClient
 from bot.triage.prompts import Prompts
 from bot.triage.rollback import allowed_versions, check_model_plan, history_plan, plan_from_history
@@ -58,8 +60,11 @@ class Wizard:
         pseudonyms: Pseudonyms | None = None,
         allow_mass_mentions: bool = False,
         allowed_link_domains: frozenset[str] = frozenset(),
+        investigator: Investigator | None = None,
     ) -> None:
         self.prompts = prompts
+        self.investigator = investigator
+        """Read-only tools for triage (None or a zero budget: one structured call, no tools)."""
         self.catalog = catalog
         self.client = client
         self.memory_tokens = memory_tokens
@@ -87,14 +92,19 @@ class Wizard:
         ref = self.catalog.ref(runbook, self.runbook_base_url).model_copy(update={"score": score})
         return runbook, context.model_copy(update={"runbook": ref})
 
-    async def triage(self, context: Context, *, skip_model: str | None = None) -> TriageResult:
+    async def triage(
+        self, context: Context, *, skip_model: str | None = None, on_step: Step | None = None
+    ) -> TriageResult:
         """Triage one alert (with its group). `skip_model` is why the model must not be asked
-        (the incident's LLM budget is spent): the runbook answer is given with that reason."""
+        (the incident's LLM budget is spent): the runbook answer is given with that reason.
+        With tools, `on_step("querying Prometheus: …")` is awaited before each tool call."""
         runbook, context = self._with_runbook(context)
         alerts = [a.model_dump(mode="json") for a in [context.alert, *context.group]]
+        tools = self.investigator if self.investigator and self.investigator.max_calls else None
         user = "\n\n".join(
             [
                 "Task: triage the alert below for the on-call engineers, in the answer format.",
+                *([tools.instructions()] if tools else []),
                 self._facts(context),
                 # ensure_ascii=False: a `\u200b` escape would hide invisible characters (and the
                 # secrets they split) from `neutralise` and `redact`.
@@ -106,6 +116,8 @@ class Wizard:
             fallback=lambda reason: answer_from_runbook(runbook, context, reason),
             context=context,
             skip_model=skip_model,
+            tools=tools,
+            on_step=on_step,
         )
         if not result.fallback and context.evidence is not None:
             # The bot's own readings lead the evidence whatever the model cited: the live value
@@ -292,6 +304,8 @@ class Wizard:
         fallback: Callable[[str], TriageAnswer],
         context: Context | None,
         skip_model: str | None = None,
+        tools: Investigator | None = None,
+        on_step: Step | None = None,
     ) -> TriageResult:
         if self.pseudonyms is not None:
             user = await self.pseudonyms.protect(user)  # trading ids → reversible tokens
@@ -315,10 +329,17 @@ class Wizard:
             return fell_back("no ANTHROPIC_API_KEY configured", "no_api_key")
         if skip_model:
             return fell_back(skip_model, "budget")
-        reply = await self.client.structured(
-            system=self.system, messages=messages, output=TriageAnswer
-        )
-        kept: dict[str, Any] = {"latency_ms": reply.latency_ms}
+        calls: list[ToolCall] = []
+        if tools is not None:
+            investigation = await tools.run(
+                system=self.system, messages=messages, output=TriageAnswer, on_step=on_step
+            )
+            reply, calls = investigation.reply, investigation.calls
+        else:
+            reply = await self.client.structured(
+                system=self.system, messages=messages, output=TriageAnswer
+            )
+        kept: dict[str, Any] = {"latency_ms": reply.latency_ms, "tool_calls": calls}
         if reply.usage is not None:  # the call was made and billed: keep what it cost
             kept.update(usage=reply.usage, model=reply.model)
         if reply.parsed is None:

@@ -74,6 +74,8 @@ class FakeAnthropic:
 
     def __init__(self, responder: Responder | None = None, *, model_id: str | None = None) -> None:
         self.responder: Responder = responder or self.default_answer
+        self.planner: Callable[[JSONDict], Scripted | None] | None = None
+        """Decides the next turn from the request when nothing is scripted (None: answer)."""
         self.model_id = model_id
         self.models: set[str] = set(KNOWN_MODELS)
         self.capabilities: dict[str, JSONDict] = {}
@@ -361,7 +363,10 @@ class FakeAnthropic:
         )
 
     def _message(self, body: JSONDict, model: str) -> JSONDict:
-        turn = self._script.pop(0) if self._script else Scripted.answer()
+        turn = self._script.pop(0) if self._script else None
+        if turn is None and self.planner is not None:
+            turn = self.planner(body)  # a model that reads the request (its tools, results)
+        turn = turn or Scripted.answer()
         if self._pace is not None and not self._script:
             turn = self._pace.turn(body, turn)
         if self._invalid_json:
