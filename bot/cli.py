@@ -1,7 +1,8 @@
-"""`wizard serve | parse | triage | demo | audit` — how operators and tests drive the bot.
+"""`wizard serve | check | parse | triage | demo | audit` — how operators and tests drive the bot.
 
 Exit codes: 0 ok, 2 bad configuration or unreadable input (one line on stderr saying what to fix),
-1 an unexpected failure (logged with its traceback) or, for `audit verify`, a broken trail.
+1 an unexpected failure (logged with its traceback), a failed `check`, or, for `audit verify`, a
+broken or missing trail.
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ async def _triage(settings: Settings, payload: Any) -> str:
 def cmd_triage(args: argparse.Namespace) -> int:
     payload = _read_json(args.file)
     settings = load_settings()
+    where = settings.data_dir.resolve()
+    also = "; state in REDIS_URL" if settings.redis_url else f", embedded Redis in {where}/redis"
+    sys.stderr.write(f"wizard: audit copy in {where}/audit{also} (WIZARD_DATA_DIR)\n")
     _out(asyncio.run(_triage(settings, payload)))
     return 0
 
@@ -166,11 +170,38 @@ async def verify_model(settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.checks import preflight
+
     settings = load_settings()
     socket_mode = bool(args.socket or settings.slack_app_token is not None)
     settings.require_slack(socket_mode)
+    # Redis, Slack (token, channels), data files: a failure is exit 2 with one line, in seconds.
+    for check in asyncio.run(preflight(settings)):
+        (log.warning if check.status == "warn" else log.info)(
+            "preflight", check=check.name, status=check.status, detail=check.detail
+        )
     asyncio.run(_serve(settings, args.port, args.host, socket_mode, args.drain_s, args.role))
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """One line per check; exit 1 if any failed. Reads settings like `serve` does."""
+    from bot.checks import Check, run_checks
+    from bot.settings import ConfigError
+
+    try:
+        settings = load_settings()
+        socket_mode = bool(args.socket or settings.slack_app_token is not None)
+        settings.require_slack(socket_mode)
+    except ConfigError as exc:
+        _out(Check("settings", "fail", str(exc)).line)
+        return 1
+    mode = "Socket Mode" if socket_mode else "HTTP mode (/slack/events)"
+    _out(Check("settings", "ok", f"valid, {mode}").line)
+    checks = asyncio.run(run_checks(settings))
+    for check in checks:
+        _out(check.line)
+    return 1 if any(check.failed for check in checks) else 0
 
 
 def _seconds(value: str) -> float:
@@ -187,7 +218,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
     settings = load_settings()
-    return asyncio.run(run_demo(settings, show_logs=args.verbose))
+    return asyncio.run(run_demo(settings))
 
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
@@ -195,6 +226,8 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> dict[str, Any]
     from bot.audit.commands import export_report, verify_report
 
     mirror_dir = settings.data_dir / "audit"
+    if args.audit_command == "verify" and (missing := _missing_trail(settings, args.source)):
+        return {"source": args.source, "ok": False, "error": missing}
     if args.audit_command == "verify" and args.source == "file":
         return await verify_report(None, mirror_dir, "file")  # the file copy needs no Redis
     client, embedded = await open_redis(settings)
@@ -210,10 +243,24 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> dict[str, Any]
             await embedded.stop()
 
 
+def _missing_trail(settings: Settings, source: str) -> str | None:
+    """Why there is nothing to verify, before anything is started (an embedded Redis started
+    on a wrong data dir would create it, and an empty trail "verifies")."""
+    data_dir = settings.data_dir.resolve()
+    needs_dir = source in ("file", "both") or settings.redis_url is None
+    if needs_dir and not data_dir.is_dir():
+        return f"WIZARD_DATA_DIR={data_dir} does not exist: no audit trail there to verify"
+    if source in ("file", "both") and not (data_dir / "audit").is_dir():
+        return f"no audit file copy under WIZARD_DATA_DIR={data_dir} (expected {data_dir}/audit)"
+    return None
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     settings = load_settings()
     report = asyncio.run(_audit(settings, args))
     _out(json.dumps(report, indent=2, default=str))
+    if report.get("error"):
+        sys.stderr.write(f"wizard: {report['error']}\n")
     return 0 if report.get("ok", True) else 1
 
 
@@ -262,6 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
         "when acks must stay fast while jobs run (see README, Scaling out)",
     )
     serve.set_defaults(func=cmd_serve)
+    check = sub.add_parser(
+        "check", help="check settings, Redis, Slack, channels, model, data files, monitoring"
+    )
+    check.add_argument("--socket", action="store_true", help="check for Socket Mode")
+    check.set_defaults(func=cmd_check)
     parse = sub.add_parser("parse", help="print the normalized alerts in a payload")
     parse.add_argument("file", help="JSON file, or - for stdin")
     parse.set_defaults(func=cmd_parse)
@@ -286,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         level = "INFO"  # the command itself reports the bad setting
     if args.command in ("parse", "triage", "audit"):
         level = "WARNING"
+    elif args.command == "check":
+        level = "ERROR"  # the check lines are the output
     elif args.command == "demo" and not args.verbose:
         level = "ERROR"  # the demo's own narration is the output; --verbose shows the logs
     configure_logging(level)

@@ -7,6 +7,7 @@ of failing at 09:29:59 on the first alert of the day.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +17,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_MODEL = "claude-sonnet-5-5"
 """Pinned, not discovered: a package upgrade must never change which model production calls.
 Checked at `wizard serve` start-up with `models.retrieve` (bot/triage/providers.py)."""
+
+
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]+")
+"""Slack conversation ids: public (C…), private (G… on older workspaces), direct (D…)."""
 
 
 class ConfigError(Exception):
@@ -188,6 +193,19 @@ class Settings(BaseSettings):
             return tuple(int(part) for part in value.replace(",", " ").split() if part)
         return value
 
+    @field_validator("alert_channels", "command_channels", "webhook_channel")
+    @classmethod
+    def _check_channel_ids(cls, value: frozenset[str] | str | None) -> frozenset[str] | str | None:
+        """Channel *ids* (C0123ABCD), not names: `#alerts` or `C1;C2` would be accepted as
+        ids that no event ever carries, and the bot would silently never triage."""
+        for channel in [value] if isinstance(value, str) else value or ():
+            if not CHANNEL_ID.fullmatch(channel):
+                raise ValueError(
+                    f"{channel!r} is not a Slack channel id (like C0123ABCD: the channel's "
+                    "About tab shows it; separate several with commas or spaces)"
+                )
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:
@@ -254,4 +272,5 @@ def load_settings(**overrides: object) -> Settings:
         err = exc.errors()[0]
         loc = str(err["loc"][0]) if err["loc"] else "settings"
         variable = _ALIASES.get(loc, loc)
-        raise ConfigError(f"{variable} is invalid: {err['msg']}; fix or unset it") from None
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{variable} is invalid: {message}; fix or unset it") from None

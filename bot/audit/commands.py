@@ -55,6 +55,9 @@ async def verify_report(
         differ = compare(redis_entries, file_entries)
         report["mismatch"] = differ
         problems += [{"copy": "both", **differ}] if differ else []
+    if not redis_entries and not file_entries:  # an empty trail proves nothing
+        report["error"] = "no audit records found: nothing to verify (is this the bot's data?)"
+        problems.append({"copy": source, "error": report["error"]})
     report["ok"] = not problems
     report["first_problem"] = problems[0] if problems else None
     return report

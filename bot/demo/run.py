@@ -143,7 +143,7 @@ def _print_channel(sandbox: SlackSandbox, channel: str) -> None:
         _say("└" + "─" * 70)
 
 
-async def run_demo(settings: Settings, *, show_logs: bool = False) -> int:
+async def run_demo(settings: Settings) -> int:
     data_dir = settings.data_dir / "demo"
     shutil.rmtree(data_dir, ignore_errors=True)
     sandbox = SlackSandbox()
@@ -182,6 +182,7 @@ async def run_demo(settings: Settings, *, show_logs: bool = False) -> int:
     _say(f"   embedded Redis {runtime.embedded.url if runtime.embedded else '?'} (AOF on)")
     _say(f"   local Slack sandbox {sandbox.base_url}, bot HTTP on :{port}, answers by {mode}")
     _say(f"   evidence: {monitoring.note}")
+    _say(f"   data (Redis AOF, audit copy) in {data_dir.resolve()}, replaced on every run")
     _say("")
     ok = True
     try:

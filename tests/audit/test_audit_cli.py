@@ -164,6 +164,33 @@ async def test_verify_file_needs_no_redis(
     assert code == 0 and report["file"]["checked"] == 2
 
 
+async def test_verify_on_a_missing_data_dir_says_so_and_starts_nothing(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "no-such-dir"
+    monkeypatch.setenv("WIZARD_DATA_DIR", str(missing))
+    for redis_url in ("redis://127.0.0.1:1", None):  # with REDIS_URL unset it would embed one
+        if redis_url is None:
+            monkeypatch.delenv("REDIS_URL")
+        code, report = await wizard(capsys, "verify")
+        assert code == 1 and report["ok"] is False
+        assert f"WIZARD_DATA_DIR={missing} does not exist" in report["error"]
+        assert not missing.exists()  # no embedded Redis was started there
+
+
+async def test_verify_on_an_empty_trail_fails(
+    redis_client: redis.Redis, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await asyncio.to_thread(env.mkdir, parents=True)
+    for source in ("redis", "file", "both"):
+        code, report = await wizard(capsys, "verify", "--source", source)
+        assert code == 1, report
+        assert "no audit records" in report["error"]
+    await seed(redis_client, env, n=1)
+    code, report = await wizard(capsys, "verify")
+    assert code == 0 and "error" not in report
+
+
 async def test_export_filters_by_time_and_thread(
     redis_client: redis.Redis, env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -104,6 +104,7 @@ class WebApi:
             "assistant.threads.setSuggestedPrompts": self.set_suggested_prompts,
             "conversations.replies": self.conversations_replies,
             "conversations.history": self.conversations_history,
+            "conversations.info": self.conversations_info,
             "reactions.add": self.reactions_add,
             "users.info": self.users_info,
             "usergroups.users.list": self.usergroups_users_list,
@@ -315,6 +316,22 @@ class WebApi:
         top = list(reversed(self.ws.messages(str(params["channel"]))))  # newest first
         messages = [self.ws.public(m, metadata=with_meta) for m in top[:limit]]
         return {"messages": messages, "has_more": len(top) > limit}
+
+    def conversations_info(self, params: JSONDict, token: str) -> JSONDict:
+        """Every well-formed id is a channel here; the bot is in all but `ws.not_member`."""
+        _require(params, "channel")
+        channel = str(params["channel"])
+        if channel[:1] not in ("C", "G", "D") or not channel.isalnum():
+            raise SlackApiShapeError("channel_not_found")
+        return {
+            "channel": {
+                "id": channel,
+                "name": channel.lower(),
+                "is_channel": channel.startswith("C"),
+                "is_private": channel.startswith("G"),
+                "is_member": channel not in self.ws.not_member,
+            }
+        }
 
     def reactions_add(self, params: JSONDict, token: str) -> JSONDict:
         _require(params, "channel", "timestamp", "name")

@@ -57,6 +57,8 @@ class Workspace:
         self.titles: dict[tuple[str, str], str] = {}
         self.suggested_prompts: dict[tuple[str, str | None], JSONDict] = {}
         self.streams: dict[tuple[str, str], Stream] = {}
+        self.not_member: set[str] = set()
+        """Channels the bot was never invited to (`conversations.info` says is_member false)."""
         self._last_ts_micro = 0
 
     def next_ts(self) -> str:
