@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.models import Deploy
-from bot.triage.rollback import version_tokens
+from bot.triage.versions import version_tokens
 
 SHORT_SHA = 12
 

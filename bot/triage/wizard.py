@@ -32,9 +32,10 @@ from bot.triage.guard import GuardPolicy, context_hosts, guard_answer
 from bot.triage.investigate import Investigator, Step
 from bot.triage.llm import ModelClient
 from bot.triage.prompts import Prompts
-from bot.triage.rollback import allowed_versions, check_model_plan, history_plan, plan_from_history
+from bot.triage.rollback import history_plan, plan_from_history
 from bot.triage.runbooks import Runbook, RunbookCatalog
 from bot.triage.untrusted import wrap_untrusted
+from bot.triage.versions import allowed_versions, check_model_plan
 
 log = structlog.get_logger(__name__)
 
