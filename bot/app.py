@@ -69,7 +69,7 @@ from bot.triage.prompts import load_prompts
 from bot.triage.providers import build_model_client
 from bot.triage.runbooks import RunbookCatalog
 from bot.triage.wizard import Wizard
-from bot.web import build_web_app
+from bot.web import WebDeps, build_web_app
 from bot.yamldoc import DataFileError
 
 log = structlog.get_logger(__name__)
@@ -381,13 +381,14 @@ async def build_runtime(
         processor=processor,
         bolt=bolt,
         pool=pool,
-        web_app=web.Application(),
+        web_app=build_web_app(
+            WebDeps(settings, bolt, intake, store, audit, client, pool)  # explicit, no cycle
+        ),
         access=access,
         embedded=embedded,
         incidents=incidents,
         flusher=flusher,
     )
-    runtime.web_app = build_web_app(runtime)
     pool.start()
     if role != "intake":
         flusher.start()

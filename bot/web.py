@@ -9,24 +9,28 @@ Bad input gets a 4xx with a reason, never a 5xx.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
 
 from bot import inbound, metrics
 from bot.alerts.deliveries import delivery_id
 from bot.alerts.registry import parse_alertmanager_webhook
+from bot.audit.log import AuditLog
+from bot.context.store import ContextStore
 from bot.deploys import DeployIgnored, parse_deploy_payload
-from bot.pipeline.intake import RedisFull, webhook_job_id
+from bot.pipeline.intake import Intake, RedisFull, webhook_job_id
 from bot.pipeline.jobs import Job
+from bot.pipeline.worker import WorkerPool
+from bot.settings import Settings
 from bot.store import keys
-
-if TYPE_CHECKING:
-    from bot.app import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +42,22 @@ def _json_error(status: int, message: str) -> web.Response:
     return web.json_response({"ok": False, "error": message}, status=status)
 
 
-def build_web_app(runtime: Runtime) -> web.Application:
+@dataclass(frozen=True)
+class WebDeps:
+    """What the HTTP routes use, passed in explicitly: web.py needs nothing from app.py, and the
+    app is built before the Runtime that holds it (no placeholder, no import cycle)."""
+
+    settings: Settings
+    bolt: AsyncApp
+    intake: Intake
+    store: ContextStore
+    audit: AuditLog
+    redis: Redis
+    pool: WorkerPool
+
+
+def build_web_app(runtime: WebDeps) -> web.Application:
+    """The routes; `runtime` is the part of the running bot they use (see WebDeps)."""
     settings = runtime.settings
 
     token = settings.hook_token.get_secret_value().strip() if settings.hook_token else ""

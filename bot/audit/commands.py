@@ -13,8 +13,9 @@ from typing import Any
 import redis.asyncio as redis
 
 from bot.audit import mirror
+from bot.audit.chain import GENESIS
 from bot.audit.export import select, write_export
-from bot.audit.log import GENESIS, AuditLog
+from bot.audit.log import AuditLog
 from bot.audit.verify import Entry, compare, walk
 from bot.store import keys
 from bot.store.typed import stream_entries

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.audit.log import canonical
+from bot.audit.chain import canonical
 
 COLUMNS = ("at", "kind", "thread", "actor", "model", "fallback", "cost_usd", "hash", "id")
 

@@ -15,7 +15,6 @@ spans both writes so the file holds records in chain order.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,25 +26,13 @@ import structlog
 from redis.exceptions import WatchError
 
 from bot.audit import mirror
+from bot.audit.chain import CHAIN_FIELDS, GENESIS, canonical, chain_hash
+from bot.audit.verify import Entry, walk
 from bot.redact import redact_obj
 from bot.store import keys
 from bot.store.typed import stream_entries, text_or_none
 
 log = structlog.get_logger(__name__)
-
-GENESIS = "0" * 64
-CHAIN_FIELDS = frozenset({"prev_hash", "hash", "id"})
-"""Added to every record read back; a caller's field of the same name would be ambiguous."""
-
-
-def canonical(record: dict[str, Any]) -> str:
-    """Stable bytes for hashing: sorted keys, no spaces, Decimals and datetimes as strings."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def chain_hash(prev_hash: str, body: str) -> str:
-    return hashlib.sha256((prev_hash + "\n" + body).encode()).hexdigest()
-
 
 ONCE_TTL_S = 30 * 24 * 3600
 """How long "this job's record of this kind exists" is remembered (reclaims happen in minutes)."""
@@ -151,8 +138,6 @@ class AuditLog:
 
     async def verify(self) -> tuple[int, str | None]:
         """Walk the Redis chain: (records checked, id of the first broken record or None)."""
-        from bot.audit.verify import Entry, walk
-
         stream = stream_entries(await self.redis.xrange(keys.AUDIT_STREAM))
         entries = [Entry.from_stream(i, f) for i, f in stream]
         checked, found = walk(entries, head=await self.head() or GENESIS)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.audit.log import CHAIN_FIELDS, GENESIS, canonical, chain_hash
+from bot.audit.chain import CHAIN_FIELDS, GENESIS, canonical, chain_hash
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,6 @@ class Incident(BaseModel):
     analyses: int = 0
     analysed_severity: Severity | None = None
     analysed_services: list[str] = Field(default_factory=list)
-    analysis_ts: str | None = None
     analysis_fallback: bool | None = None
     analysis_summary: str | None = None
     advised: list[str] = Field(default_factory=list)

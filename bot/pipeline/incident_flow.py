@@ -307,7 +307,7 @@ class IncidentFlow:
             measured=evidence_section(context.evidence),
             hide_evidence=evidence_lines(context.evidence),
         )
-        ts = await self.replier.ensure(
+        await self.replier.ensure(
             job.id,
             f"analysis:{incident.id}",
             channel=incident.channel,
@@ -320,7 +320,6 @@ class IncidentFlow:
             i.analyses += 1
             i.analysed_severity = i.severity
             i.analysed_services = list(i.services)
-            i.analysis_ts = ts
             i.analysis_fallback = result.fallback
             i.analysis_summary = result.answer.summary[:500]
             i.advised = [a[:300] for a in result.answer.immediate_actions[:5]]

@@ -38,7 +38,7 @@ from bot.store.typed import first_stream_entries, stream_entries, texts
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[Job], Coroutine[Any, Any, None]]
-DEAD_LETTER = f"{keys.JOBS_STREAM}:dead"
+DEAD_LETTER = keys.JOBS_DEAD
 
 _RENEW = """
 local held = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[3])

@@ -28,15 +28,19 @@ import ctypes
 import hashlib
 import importlib.util
 import os
+import queue
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import structlog
 from redis import Redis as SyncRedis
@@ -92,10 +96,11 @@ def die_with_parent(parent_pid: int) -> Callable[[], None]:
 
     Without it, a bot killed by SIGKILL or the OOM killer (or one that exits on a config error
     after the server started) left an orphaned valkey-server holding the data dir and port.
-    SIGTERM lets the server fsync its AOF first. The signal is tied to the *thread* that forked:
-    `start()` forks from an executor thread, which lives until its event loop shuts down, i.e.
-    after every `stop()`. If the parent died before prctl ran, the child exits at once. Only
-    one libc call runs in the child (prctl was looked up before the fork). No-op off Linux.
+    SIGTERM lets the server fsync its AOF first. Linux ties the signal to the *thread* that
+    forked, so children are forked by `_SPAWNER`'s thread, which lives as long as the process
+    (forking from an executor thread killed the server when its event loop closed). If the
+    parent died before prctl ran, the child exits at once. Only one libc call runs in the child
+    (prctl was looked up before the fork). No-op off Linux.
     """
     prctl = getattr(_LIBC, "prctl", None)
 
@@ -107,6 +112,36 @@ def die_with_parent(parent_pid: int) -> Callable[[], None]:
             os._exit(1)
 
     return preexec
+
+
+class _Spawner:
+    """Runs `subprocess.Popen` on one daemon thread that lives until the process exits."""
+
+    def __init__(self) -> None:
+        self._requests: queue.Queue[tuple[Callable[[], subprocess.Popen[bytes]], Future[Any]]]
+        self._requests = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def popen(self, spawn: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="spawner", daemon=True)
+                self._thread.start()
+        done: Future[subprocess.Popen[bytes]] = Future()
+        self._requests.put((spawn, done))
+        return done.result()
+
+    def _run(self) -> None:
+        while True:
+            spawn, done = self._requests.get()
+            try:
+                done.set_result(spawn())
+            except BaseException as exc:  # handed to the caller, who raises it
+                done.set_exception(exc)
+
+
+_SPAWNER = _Spawner()
 
 
 def _free_port() -> int:
@@ -204,14 +239,17 @@ class EmbeddedRedis:
             lock_tree(self.data_dir)
             if self.socket_path is not None:
                 self.socket_path.unlink(missing_ok=True)
-        self._proc = subprocess.Popen(  # noqa: S603 - our own packaged binary, fixed args
-            [str(find_server_binary()), "-"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            umask=0o077,
-            preexec_fn=die_with_parent(os.getpid()),
+        binary = find_server_binary()
+        self._proc = _SPAWNER.popen(
+            lambda: subprocess.Popen(  # noqa: S603 - our own packaged binary, fixed args
+                [str(binary), "-"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                umask=0o077,
+                preexec_fn=die_with_parent(os.getpid()),
+            )
         )
         assert self._proc.stdin is not None
         self._proc.stdin.write(self._config().encode())

@@ -8,7 +8,8 @@ README "Redis key schema"):
 | `wizard:dedup:event:{event_id}` | string | Slack event already accepted | 24 h |
 | `wizard:dedup:msg:{channel}:{ts}` | string | Slack message already accepted | 24 h |
 | `wizard:dedup:hook:{sha}` | string | identical webhook body already accepted | 10 min |
-| `wizard:jobs` | stream | durable work queue, consumer group `wizard-workers` | trimmed ~10k |
+| `wizard:jobs` | stream | durable work queue, consumer group `wizard-workers` | trimmed ~100k (`STREAM_MAXLEN`) |
+| `wizard:jobs:dead` | stream | jobs that failed too often or could not be parsed, with the reason | — |
 | `wizard:job:{job_id}` | hash | what a job already posted (channel, thread, message ts, state) | 7 d |
 | `wizard:alert:{fingerprint}` | string (JSON `AlertRecord`) | latest state of one alert | 30 d |
 | `wizard:alerts:open` | zset fingerprint → last seen | alerts currently firing | — |
@@ -48,6 +49,7 @@ from __future__ import annotations
 PREFIX = "wizard"
 JOBS_STREAM = f"{PREFIX}:jobs"
 JOBS_GROUP = "wizard-workers"
+JOBS_DEAD = f"{JOBS_STREAM}:dead"
 AUDIT_STREAM = f"{PREFIX}:audit"
 AUDIT_HEAD = f"{PREFIX}:audit:head"
 ALERTS_OPEN = f"{PREFIX}:alerts:open"

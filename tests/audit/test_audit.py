@@ -17,8 +17,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.audit import log as audit_log
 from bot.audit import mirror
+from bot.audit.chain import GENESIS, canonical
 from bot.audit.commands import verify_report
-from bot.audit.log import GENESIS, AuditLog, canonical, money
+from bot.audit.log import AuditLog, money
 from bot.store import keys
 
 

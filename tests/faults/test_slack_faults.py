@@ -19,6 +19,8 @@ import pytest
 import pytest_asyncio
 
 from bot.devtools.slack import RecordedCall, SlackSandbox
+from bot.store import keys
+from bot.store.connection import connect
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.faults.procs import (
@@ -44,6 +46,25 @@ class World:
     sandbox: SlackSandbox
     bot: BotProcess
     slack: SlackEvents
+    redis_url: str
+
+
+async def _quiet(world: World, timeout: float = 20) -> None:
+    """No summary refresh due (the dirty set is empty) and no Web API call for two summary
+    intervals (0.2 s each in these bots): a condition with a deadline, not a fixed pause."""
+    client = connect(world.redis_url)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                calls = len(world.sandbox.calls)
+                if await client.zcard(keys.INCIDENTS_DIRTY) == 0:
+                    await asyncio.sleep(0.4)
+                    if len(world.sandbox.calls) == calls:
+                        return
+                else:
+                    await asyncio.sleep(0.05)
+    finally:
+        await client.aclose()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -66,7 +87,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
                 reclaim_idle_s=RECLAIM_IDLE_S,
             )
             bot = await fleet.spawn("bot", env)
-            yield World(sandbox, bot, SlackEvents(session))
+            yield World(sandbox, bot, SlackEvents(session), server.url)
     finally:
         await server.stop()
 
@@ -117,9 +138,9 @@ async def test_slack_fault_is_retried_and_the_reply_lands_once(
     sandbox = world.sandbox
     sandbox.reset_failures()
     failed_before = len(world.bot.events("job_failed"))
-    # Earlier cases' summary cards may still be refreshed (coalesced, a moment later): let them
-    # finish so the injected fault hits this case's calls.
-    await asyncio.sleep(1.0)
+    # Earlier cases' summary cards may still be refreshed (coalesced, a moment later): wait until
+    # none is due and Slack has gone quiet, so the injected fault hits this case's calls.
+    await _quiet(world)
     fault.inject(sandbox)
     message = sandbox.inject_message(ALERT_CHANNEL, alert_message(200 + len(sandbox.calls)))
     ts = message["ts"]

@@ -10,6 +10,7 @@ scenarios rely on, checked deterministically.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import redis.asyncio as redis
 
@@ -17,6 +18,27 @@ from bot.pipeline.intake import Intake
 from bot.pipeline.jobs import Job
 from bot.pipeline.worker import Worker, ensure_group
 from bot.store import keys
+
+IDLE_MS = 1000
+"""The reclaim idle time here: renewals come every IDLE_MS/3, so a loaded 2-core machine can
+stall the owner's loop for ~600 ms without a false takeover (200 ms made that a coin toss)."""
+
+
+class CountingWorker(Worker):
+    """A worker that counts its reclaim rounds, so the test waits on rounds, not on time."""
+
+    rounds = 0
+
+    async def _reclaim(self) -> list[tuple[str, dict[str, str]]]:
+        claimed = await super()._reclaim()
+        self.rounds += 1
+        return claimed
+
+
+async def _until(predicate: Callable[[], bool], timeout: float = 20) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.02)
 
 
 def _job(n: int) -> Job:
@@ -28,26 +50,33 @@ async def test_slow_job_keeps_its_lease_against_an_eager_rescuer(redis_client: r
     await Intake(redis_client).submit_slack(_job(1))
     runs: list[str] = []
     started = asyncio.Event()
+    release = asyncio.Event()
 
     async def slow(job: Job) -> None:
         runs.append("slow")
         started.set()
-        await asyncio.sleep(1.5)  # 7x the idle time below
+        await release.wait()  # held until it has outlived the idle time, under claim attempts
 
     async def rescue(job: Job) -> None:
         runs.append("rescuer")
 
-    owner = Worker(redis_client, "owner", slow, block_ms=50, claim_idle_ms=200, claim_every_s=0)
+    owner = Worker(redis_client, "owner", slow, block_ms=50, claim_idle_ms=IDLE_MS, claim_every_s=0)
     owner_task = asyncio.create_task(owner.run())
-    await asyncio.wait_for(started.wait(), 5)
-    rescuer = Worker(redis_client, "rescuer", rescue, block_ms=50, claim_idle_ms=200)
+    await asyncio.wait_for(started.wait(), 10)
+    began = asyncio.get_running_loop().time()
+    rescuer = CountingWorker(redis_client, "rescuer", rescue, block_ms=50, claim_idle_ms=IDLE_MS)
     rescuer.claim_every_s = 0
     rescuer_task = asyncio.create_task(rescuer.run())
     try:
-        async with asyncio.timeout(10):
-            while owner.processed == 0:
-                await asyncio.sleep(0.02)
-        await asyncio.sleep(0.5)  # more claim rounds: nothing left to take
+        # the job runs past 3x the idle time while the rescuer keeps trying to claim it
+        await _until(
+            lambda: asyncio.get_running_loop().time() - began > 3 * IDLE_MS / 1000
+            and rescuer.rounds >= 10
+        )
+        release.set()
+        await _until(lambda: owner.processed == 1)
+        rounds = rescuer.rounds
+        await _until(lambda: rescuer.rounds >= rounds + 5)  # more rounds: nothing left to take
     finally:
         owner.stop()
         rescuer.stop()
@@ -64,6 +93,9 @@ async def test_worker_that_lost_its_lease_abandons_the_job(redis_client: redis.R
     finished: list[str] = []
 
     async def slow(job: Job) -> None:
+        if job.id == _job(3).id:  # the next job, after the lease of this one was taken
+            finished.append(job.id)
+            return
         started.set()
         try:
             await asyncio.sleep(5)
@@ -83,14 +115,15 @@ async def test_worker_that_lost_its_lease_abandons_the_job(redis_client: redis.R
         await redis_client.xclaim(
             keys.JOBS_STREAM, keys.JOBS_GROUP, "rescuer", 0, [pending[0]["message_id"]]
         )
-        await asyncio.wait_for(cancelled.wait(), 2)  # noticed at the next renewal (0.1 s)
-        await asyncio.sleep(0.2)
-        assert not task.done()  # the worker lives on; only the job was dropped
+        await asyncio.wait_for(cancelled.wait(), 10)  # noticed at the next renewal (0.1 s)
+        # the worker lives on, only the job was dropped: it takes and finishes the next one
+        await Intake(redis_client).submit_slack(_job(3))
+        await _until(lambda: owner.processed == 1)
+        assert not task.done()
     finally:
         owner.stop()
         await asyncio.wait_for(task, 5)
-    assert finished == []
-    assert owner.processed == 0
+    assert finished == [_job(3).id]  # never the job whose lease was taken
     pending = await redis_client.xpending_range(
         keys.JOBS_STREAM, keys.JOBS_GROUP, min="-", max="+", count=10
     )

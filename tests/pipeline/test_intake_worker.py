@@ -132,7 +132,13 @@ async def test_worker_survives_redis_restart(redis_client: redis.Redis, redis_se
     await ensure_group(redis_client)
     await intake.submit_slack(_job(1))
     await redis_client.execute_command("BGREWRITEAOF")
-    await asyncio.sleep(0.3)
+    async with asyncio.timeout(10):  # the rewrite is done (and the job in the new AOF)
+        while True:
+            info = await redis_client.info("persistence")
+            if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+                break
+            await asyncio.sleep(0.02)
+    assert info["aof_last_bgrewrite_status"] == "ok"
     await redis_server.restart()
     seen: list[str] = []
 

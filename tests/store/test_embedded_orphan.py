@@ -63,3 +63,23 @@ async def test_embedded_server_dies_when_its_parent_is_killed(tmp_path: Path, ho
             os.kill(server_pid, signal.SIGKILL)  # don't leak it from the test either
             pytest.fail(f"valkey-server {server_pid} outlived its SIGKILLed parent")
         await asyncio.sleep(0.05)
+
+
+def test_a_server_started_from_a_finished_event_loop_keeps_running(tmp_path: Path) -> None:
+    """The death signal follows the forking thread: forking from an event loop's executor
+    thread killed the server when that loop closed (a test's restart() did). Not any more."""
+    from redis import Redis
+
+    from bot.store.embedded import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path / "redis")
+    asyncio.run(server.start())  # the loop and its executor threads are gone after this
+    try:
+        client = Redis.from_url(server.url, socket_connect_timeout=1)
+        observed_until = time.monotonic() + 1.0  # a "stays up" claim needs a window to watch
+        while time.monotonic() < observed_until:
+            assert server.running and client.ping()
+            time.sleep(0.05)
+        client.close()
+    finally:
+        server.stop_sync()
