@@ -195,30 +195,29 @@ async def _membership(client: Any, setting: str, channel: str) -> Check:
 
 
 async def check_model(settings: Settings) -> Check:
-    """`models.retrieve(WIZARD_MODEL)`: the model exists for this key (404 and 401 are fatal)."""
-    if settings.anthropic_api_key is None:
-        return Check("model", "skip", "ANTHROPIC_API_KEY unset: answers come from the runbooks")
-    import anthropic
+    """`models.retrieve(WIZARD_MODEL)` through the serve path's own model check
+    (bot/triage/providers.py): a model this key cannot use, or a refused key, is a failure; so is
+    an unreachable API here (serve only warns about that and falls back to runbooks)."""
+    from bot.settings import ConfigError
+    from bot.triage.providers import build_model_client, check_model
 
-    client = anthropic.AsyncAnthropic(
-        api_key=settings.anthropic_api_key.get_secret_value(),
-        base_url=str(settings.anthropic_base_url) if settings.anthropic_base_url else None,
-        max_retries=0,
-        timeout=TIMEOUT_S,
-    )
-    model = settings.wizard_model
+    client = build_model_client(settings)
+    if client is None:
+        return Check("model", "skip", "ANTHROPIC_API_KEY unset: answers come from the runbooks")
     try:
-        info = await client.models.retrieve(model)
-    except anthropic.NotFoundError:
-        return Check("model", "fail", f"WIZARD_MODEL={model} is not a model this key can use")
-    except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as exc:
-        return Check("model", "fail", f"ANTHROPIC_API_KEY was refused (HTTP {exc.status_code})")
-    except anthropic.AnthropicError as exc:
-        where = "ANTHROPIC_BASE_URL" if settings.anthropic_base_url else "the Anthropic API"
-        return Check("model", "fail", f"{where} is unreachable: {_reason(exc)}")
+        checked = await check_model(client)
+    except ConfigError as exc:
+        return Check("model", "fail", str(exc))
     finally:
         await client.close()
-    return Check("model", "ok", f"WIZARD_MODEL={info.id} ({info.display_name})")
+    if checked:
+        return Check("model", "ok", f"WIZARD_MODEL={client.model} ({client.provider})")
+    if client.provider != "anthropic":
+        return Check(
+            "model", "skip", f"WIZARD_MODEL={client.model}: {client.provider} has no models API"
+        )
+    where = "ANTHROPIC_BASE_URL" if settings.anthropic_base_url else "the Anthropic API"
+    return Check("model", "fail", f"{where} is unreachable: WIZARD_MODEL not checked")
 
 
 def check_data_files(settings: Settings) -> list[Check]:

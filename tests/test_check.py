@@ -17,6 +17,7 @@ import pytest
 
 from bot.devtools.slack import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
+from tests.fakes.anthropic_api import FakeAnthropic
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -188,3 +189,26 @@ async def test_check_names_a_revoked_token(sandbox: SlackSandbox, tmp_path: Path
     code, out, _ = await _wizard(env, "check")
     assert code == 1
     assert "FAIL slack      SLACK_BOT_TOKEN was refused: auth.test says invalid_auth" in out
+
+
+async def test_check_retrieves_the_model_and_names_a_wrong_one(
+    sandbox: SlackSandbox, redis_server: EmbeddedRedis, llm: FakeAnthropic, tmp_path: Path
+) -> None:
+    env = _env(
+        tmp_path,
+        SLACK_BOT_TOKEN="xoxb-check",
+        SLACK_SIGNING_SECRET="s",
+        SLACK_API_URL=sandbox.base_url,
+        REDIS_URL=redis_server.url,
+        WIZARD_ALERT_CHANNELS="C0ALERTS",
+        ANTHROPIC_API_KEY="sk-ant-check-not-real",
+        ANTHROPIC_BASE_URL=llm.base_url,
+    )
+    code, out, err = await _wizard(env, "check")
+    assert code == 0, out + err
+    assert _lines(out)["model"][0].startswith("ok   model      WIZARD_MODEL=claude-")
+    code, out, _ = await _wizard({**env, "WIZARD_MODEL": "claude-imaginary-9"}, "check")
+    assert code == 1
+    (line,) = _lines(out)["model"]
+    assert line.startswith("FAIL model      WIZARD_MODEL=claude-imaginary-9 is not a model")
+    assert "sk-ant-check-not-real" not in out

@@ -215,7 +215,8 @@ def test_chart_metadata_and_values_defaults() -> None:
 
 
 def test_every_variable_named_in_the_templates_is_a_setting() -> None:
-    text = "\n".join(p.read_text() for p in (CHART / "templates").glob("*.yaml"))
+    templates = [*(CHART / "templates").glob("*.yaml"), *(CHART / "templates").glob("*.tpl")]
+    text = "\n".join(p.read_text() for p in templates)
     env_names = set(re.findall(r"- name: ([A-Z][A-Z0-9_]+)\b", text))
     secret_keys = set(re.findall(r"key: ([A-Z][A-Z0-9_]+)\b", text))
     assert env_names >= {"SLACK_BOT_TOKEN", "REDIS_URL", "WIZARD_CATALOG_PATH"}
@@ -228,7 +229,7 @@ def test_every_variable_named_in_the_templates_is_a_setting() -> None:
 
 def test_rendered_http_deployment() -> None:
     objects = _render()
-    assert set(objects) == {"Deployment", "Service", "PodDisruptionBudget"}
+    assert set(objects) == {"Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"}
     (deployment,) = objects["Deployment"]
     spec = deployment["spec"]
     pod = spec["template"]["spec"]
@@ -338,7 +339,10 @@ def test_ingress_exposes_slack_events_and_never_metrics() -> None:
     ("values", "message"),
     [
         ({"existingSecret": ""}, "existingSecret is required"),
-        ({"slack": {"mode": "websocket"}}, "slack.mode must be http or socket"),
+        ({"slack": {"mode": "websocket"}}, "at '/slack/mode': value must be one of"),  # schema
+        ({"replicaCount": "two"}, "at '/replicaCount'"),
+        ({"replicas": 3}, "additional properties 'replicas' not allowed"),  # a typo'd key
+        ({"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}}, "maxReplicas"),
         ({"drainSeconds": 58}, "terminationGracePeriodSeconds must exceed"),
         (
             {"slack": {"mode": "socket"}, "ingress": {"enabled": True}},
@@ -370,3 +374,87 @@ def test_readme_commands_match_the_files() -> None:
     for command in commands:
         usage = command.replace("[", "").replace("]", "").replace(" N", " 30")
         build_parser().parse_args(shlex.split(usage)[1:])
+
+
+# --- Helm: intake/worker split, autoscaling, network policy --------------------------------------
+
+
+def _by_name(objects: dict[str, list[dict[str, Any]]], kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objects[kind]}
+
+
+def test_split_renders_an_intake_and_a_worker_deployment_the_cli_accepts() -> None:
+    objects = _render({"split": {"enabled": True, "worker": {"replicaCount": 4}}})
+    deployments = _by_name(objects, "Deployment")
+    assert set(deployments) == {
+        "prod-infrastructure-wizard-intake",
+        "prod-infrastructure-wizard-worker",
+    }
+    for role in ("intake", "worker"):
+        spec = deployments[f"prod-infrastructure-wizard-{role}"]["spec"]
+        (container,) = spec["template"]["spec"]["containers"]
+        args = build_parser().parse_args(container["args"])
+        assert args.role == role
+        labels = spec["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/component"] == role
+        assert spec["selector"]["matchLabels"].items() <= labels.items()
+        _settings_from(container)  # the env is valid settings for both
+    assert deployments["prod-infrastructure-wizard-worker"]["spec"]["replicas"] == 4
+    assert deployments["prod-infrastructure-wizard-intake"]["spec"]["replicas"] == 2
+    (service,) = objects["Service"]
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "intake"
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_autoscaling_on_cpu_or_queue_targets_the_workers(split: bool) -> None:
+    objects = _render({"split": {"enabled": split}, "autoscaling": {"enabled": True}})
+    (hpa,) = objects["HorizontalPodAutoscaler"]
+    target = hpa["spec"]["scaleTargetRef"]["name"]
+    scaled = _by_name(objects, "Deployment")[target]
+    assert "replicas" not in scaled["spec"]  # left to the HPA, not fought over by helm upgrade
+    assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+    if split:
+        assert target.endswith("-worker")
+        assert _by_name(objects, "Deployment")[target.replace("worker", "intake")]["spec"][
+            "replicas"
+        ]
+    queue = _render({"autoscaling": {"enabled": True, "metric": "queue"}})
+    (metric,) = queue["HorizontalPodAutoscaler"][0]["spec"]["metrics"]
+    assert metric["external"]["metric"]["name"] == "wizard_queue_waiting"
+    from bot import metrics
+
+    assert "wizard_queue_waiting" in metrics.REGISTRY._names_to_collectors  # the real gauge
+
+
+def test_network_policy_opens_the_port_and_only_the_egress_the_bot_needs() -> None:
+    (policy,) = _render()["NetworkPolicy"]
+    spec = policy["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    (ingress,) = spec["ingress"]
+    assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
+    ports = {(p["port"], p["protocol"]) for rule in spec["egress"] for p in rule["ports"]}
+    assert ports == {
+        (53, "UDP"), (53, "TCP"), (6379, "TCP"), (26379, "TCP"),
+        (9090, "TCP"), (9093, "TCP"), (3100, "TCP"), (443, "TCP"),
+    }  # fmt: skip
+    peers = [{"namespaceSelector": {"matchLabels": {"name": "ingress-nginx"}}}]
+    (narrow,) = _render({"networkPolicy": {"ingressFrom": peers}})["NetworkPolicy"]
+    assert narrow["spec"]["ingress"][0]["from"] == peers
+    assert "NetworkPolicy" not in _render({"networkPolicy": {"enabled": False}})
+
+
+def test_catalog_and_freezes_ship_as_a_config_map_the_bot_reads(tmp_path: Path) -> None:
+    catalog, freezes = (ROOT / "catalog.yaml").read_text(), (ROOT / "freezes.yaml").read_text()
+    objects = _render({"files": {"catalog": catalog, "freezes": freezes}})
+    (config_map,) = objects["ConfigMap"]
+    assert config_map["data"] == {"catalog.yaml": catalog, "freezes.yaml": freezes}
+    env = _env(_container(objects))
+    mount = {m["mountPath"]: m for m in _container(objects)["volumeMounts"]}
+    assert env["WIZARD_CATALOG_PATH"]["value"].startswith(next(p for p in mount if "wizard" in p))
+    from bot.catalog import ServiceCatalog
+    from bot.freeze import FreezeCalendar
+
+    for name, text in config_map["data"].items():
+        (tmp_path / name).write_text(text)
+    assert ServiceCatalog.load(tmp_path / "catalog.yaml").all()  # what the pod will load
+    FreezeCalendar.load(tmp_path / "freezes.yaml")
