@@ -20,11 +20,11 @@ WORKDIR /src
 # the locked setuptools as its build backend), and setuptools leaves before the copy.
 COPY requirements/runtime.lock ./requirements/runtime.lock
 RUN python -m venv --without-pip /opt/venv \
- && pip install --python /opt/venv/bin/python --require-hashes -r requirements/runtime.lock
+ && pip --python /opt/venv/bin/python install --require-hashes -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY bot ./bot
-RUN pip install --python /opt/venv/bin/python --no-deps --no-build-isolation . \
- && pip uninstall --python /opt/venv/bin/python -y setuptools \
+RUN pip --python /opt/venv/bin/python install --no-deps --no-build-isolation . \
+ && pip --python /opt/venv/bin/python uninstall -y setuptools \
  && rm -rf /src
 
 FROM ${PYTHON_IMAGE}

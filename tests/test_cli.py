@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,8 @@ def test_demo_runs_the_real_pipeline_without_credentials(tmp_path: Path) -> None
     assert out.count("(in thread)") >= 6
     assert "Immediate actions" in out
     assert "Runbook fallback" in out or "fallback" in out.lower()
+    assert not re.search(r"://[^:/\s]*:(?!\*\*\*@)[^@\s]+@", out)  # no Redis password shown
+    assert f"data (Redis AOF, audit copy) in {tmp_path / 'data' / 'demo'}" in out
     assert "2026.11.27-1" in out  # rollback target from the deploy history
     assert "hash chain verified" in out and "✅" in out
     assert (tmp_path / "data" / "demo" / "redis" / "appendonlydir").is_dir()

@@ -19,6 +19,7 @@ from pydantic import AnyHttpUrl, SecretStr
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Runtime, build_runtime
+from bot.checks import safe_url
 from bot.demo.monitoring import start_demo_monitoring
 from bot.devtools.slack import SlackSandbox
 from bot.render.markdown import blocks_to_text
@@ -179,7 +180,8 @@ async def run_demo(settings: Settings) -> int:
         else "runbook fallback (no ANTHROPIC_API_KEY)"
     )
     _say("🧙 Infrastructure Wizard demo")
-    _say(f"   embedded Redis {runtime.embedded.url if runtime.embedded else '?'} (AOF on)")
+    redis_at = safe_url(runtime.embedded.url) if runtime.embedded else "?"  # no password shown
+    _say(f"   embedded Redis {redis_at} (AOF on)")
     _say(f"   local Slack sandbox {sandbox.base_url}, bot HTTP on :{port}, answers by {mode}")
     _say(f"   evidence: {monitoring.note}")
     _say(f"   data (Redis AOF, audit copy) in {data_dir.resolve()}, replaced on every run")
