@@ -88,9 +88,9 @@ def _webhook(i: int, rule: str) -> dict[str, Any]:
     }
 
 
-async def one_mode(
-    with_model: bool, n: int, prometheus_url: str, redis: EmbeddedRedis, work: Path
-) -> dict[str, Any]:
+async def one_mode(with_model: bool, n: int, prometheus_url: str, work: Path) -> dict[str, Any]:
+    redis = EmbeddedRedis(work / ("redis-model" if with_model else "redis-fallback"))
+    await redis.start()  # a fresh store per mode
     sandbox = SlackSandbox()
     await sandbox.start()
     llm = FakeAnthropic() if with_model else None
@@ -108,7 +108,6 @@ async def one_mode(
         WIZARD_LLM_MAX_PER_HOUR=1000,
     )
     bot = await start_bot(settings, sandbox)
-    await bot.runtime.redis.flushdb()
     prom = PrometheusClient(prometheus_url)
     shown = 0
     misses: list[str] = []
@@ -140,6 +139,7 @@ async def one_mode(
         if llm is not None:
             await llm.stop()
         await sandbox.stop()
+        await redis.stop()
     return {
         "analyses": len(roots),
         "with_live_value": shown,
@@ -155,8 +155,6 @@ async def run(n: int) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="wizard-bench-analyses-"))
     exporter = demo_exporter()
     prom_server = start_prometheus(work / "prom", exporter.port)
-    redis = EmbeddedRedis(work / "redis")
-    await redis.start()
     prom = PrometheusClient(prom_server.url)
     try:
         for rule in RULES:
@@ -168,11 +166,10 @@ async def run(n: int) -> dict[str, Any]:
                 lambda s: bool(s) and s[0].last is not None,
                 deadline_s=30,
             )
-        with_model = await one_mode(True, n, prom_server.url, redis, work)
-        without = await one_mode(False, n, prom_server.url, redis, work)
+        with_model = await one_mode(True, n, prom_server.url, work)
+        without = await one_mode(False, n, prom_server.url, work)
     finally:
         await prom.close()
-        await redis.stop()
         prom_server.stop()
         exporter.stop()
     return {

@@ -2,9 +2,10 @@
 
 Why our own loop rather than the SDK's tool runner: each step must be shown in the thread while
 it runs, recorded for the audit, and bounded twice — by `WIZARD_TOOL_CALLS_MAX` and by the
-answer's deadline. Past either, every further call gets an error result saying "answer now with
-what you have", so the model still answers in the format (tools are never forced and never
-withdrawn mid-conversation: a request whose history holds tool_use blocks must still define them).
+answer's deadline. Past either, further calls get an error result saying "answer now with what
+you have" and the next request carries `tool_choice: none`, so the model answers in the format
+(tools are never forced, and never withdrawn mid-conversation: a request whose history holds
+tool_use blocks must still define them).
 Each assistant turn goes back exactly as it came — thinking blocks and signatures unchanged, as
 current models require in tool loops. Usage and cost are summed over every turn.
 """
@@ -131,10 +132,15 @@ class Investigator:
         reply: ModelReply[T]
         try:
             async with self.client.deadline():
+                spent = False
                 while True:
                     body = self.client.request(
                         system=system, messages=history, schema=output, tools=tools
                     )
+                    if spent:
+                        # Budget or time is up: the tools stay defined (the history holds
+                        # tool_use blocks) but may not be used — `none` forbids, never forces.
+                        body["tool_choice"] = {"type": "none"}
                     response: Message = await self.client.message(body)
                     turns += 1
                     usage = add_usage(usage, price_usage(response.model, response.usage))
@@ -146,6 +152,7 @@ class Investigator:
                     history.append(cast(MessageParam, {"role": "assistant", "content": sent}))
                     results = await self._results(response, calls, stop_tools_at, on_step)
                     history.append(cast(MessageParam, {"role": "user", "content": results}))
+                    spent = spent or any(r.get("type") == "text" for r in results)
         except (TimeoutError, anthropic.AnthropicError) as exc:
             reply = self.client.failure(exc)
         reply.usage = usage if usage is not None else reply.usage

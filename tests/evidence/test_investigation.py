@@ -37,6 +37,8 @@ class PlannedModel:
         self.seen: list[JSONDict] = []
 
     def __call__(self, body: JSONDict) -> Scripted | None:
+        if (body.get("tool_choice") or {}).get("type") == "none":
+            return None  # tools not allowed now: a model answers (the API guarantees it)
         offered = {str(t["name"]) for t in body.get("tools") or []}
         self.offered.append(offered)
         self.seen = tool_results(body)
@@ -180,6 +182,8 @@ async def test_past_the_budget_the_model_answers_with_what_it_has(
         if b.get("type") == "text"
     ]
     assert texts == ["No more tool calls: give the final answer now."]
+    assert llm.requests[-1]["body"]["tool_choice"] == {"type": "none"}
+    assert all("tool_choice" not in r["body"] for r in llm.requests[:-1])
     assert not audit[0]["fallback"]
     first_user = llm.requests[0]["body"]["messages"][0]["content"]
     assert "at most 2 tool calls" in str(first_user)
