@@ -107,6 +107,14 @@ class ContextStore:
             await pipe.execute()
         return record
 
+    async def place_alert(self, fingerprint: str, channel: str, thread_ts: str) -> None:
+        """Note where an alert's thread is once it exists (a webhook incident's root is posted
+        after its alerts were recorded); not another occurrence."""
+        record = await self.get_alert(fingerprint)
+        if record is not None and record.thread_ts != thread_ts:
+            placed = record.model_copy(update={"channel": channel, "thread_ts": thread_ts})
+            await self.redis.set(keys.alert(fingerprint), placed.model_dump_json(), ex=ALERT_TTL_S)
+
     async def get_alert(self, fingerprint: str) -> AlertRecord | None:
         raw = await self.redis.get(keys.alert(fingerprint))
         return AlertRecord.model_validate_json(raw) if raw else None

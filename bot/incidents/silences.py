@@ -94,7 +94,10 @@ class SilenceFlow:
                 continue
             if found not in sets:
                 sets.append(found)
-        return sets
+        # a name-only set (a default-template post) is the same alert as a full set of that name
+        # (its webhook copy): the full labels are the silence, never the bare name
+        named = {m["alertname"] for m in sets if len(m) > 1}
+        return [m for m in sets if len(m) > 1 or m["alertname"] not in named]
 
     async def silence(
         self, incident: Incident, user: str, *, confirmed: bool, tell: Tell, note: Note

@@ -95,6 +95,20 @@ class IncidentStore:
         raws = await self.redis.mget([keys.incident(i) for i in ids])
         return [Incident.model_validate_json(r) for r in raws if r]
 
+    async def current(self, group_key: str) -> Incident | None:
+        """The incident a group key points at now (its own, or one it was matched into)."""
+        incident_id = text_or_none(await self.redis.get(keys.incident_group(_digest(group_key))))
+        return await self.get(incident_id) if incident_id else None
+
+    def match_lock(self, name: str) -> redis.lock.Lock:
+        """Held while deciding whether an alert's two receivers' copies are one incident and
+        attaching it: webhook and post of one notification arrive together, on two workers."""
+        return self._lock("match:" + name.lower())
+
+    async def alias(self, group_key: str, incident_id: str) -> None:
+        """Make `group_key` count into `incident_id` (the same alert by another receiver)."""
+        await self.redis.set(keys.incident_group(_digest(group_key)), incident_id, ex=GROUP_TTL_S)
+
     # --- writing ----------------------------------------------------------------------------
     async def _save(self, incident: Incident) -> None:
         digest = _digest(incident.group_key)
@@ -132,6 +146,7 @@ class IncidentStore:
         thread_ts: str,
         job_id: str,
         now: datetime | None = None,
+        group_key: str | None = None,
     ) -> Attachment:
         """Count `alerts` (all of one group) into their incident, opening one if none is open.
 
@@ -140,7 +155,9 @@ class IncidentStore:
         if not alerts:
             raise ValueError("attach needs at least one alert")
         now = now or datetime.now(UTC)
-        group_key = self.group_key(alerts[0])
+        # `group_key`: the incident this group was matched into (the other receiver's copy of
+        # the same alert): its key, so this runs under the same lock as every other change to it
+        group_key = group_key or self.group_key(alerts[0])
         digest = _digest(group_key)
         async with self._lock(group_key):
             current_id = text_or_none(await self.redis.get(keys.incident_group(digest)))

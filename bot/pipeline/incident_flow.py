@@ -10,6 +10,7 @@ past the budget the runbook answer is given instead, and says why.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from bot.context.store import ContextStore, ThreadInfo
 from bot.door import echo
 from bot.evidence.pack import EvidenceGatherer
 from bot.evidence.render import evidence_lines
+from bot.incidents.matching import Match, Matcher, from_post
 from bot.incidents.models import Action, Incident, Outcome
 from bot.incidents.silences import SilenceClient, SilenceFlow
 from bot.incidents.store import IncidentStore
@@ -28,7 +30,7 @@ from bot.models import SEVERITY_RANK, Alert, PastAnswer
 from bot.pipeline.jobs import Job
 from bot.pipeline.recording import Recorder, wizard_turn
 from bot.redact import redact
-from bot.render.blocks import render_placeholder, render_runbook, render_triage
+from bot.render.blocks import render_placeholder, render_runbook, render_triage, thread_url
 from bot.render.evidence import evidence_section
 from bot.render.incident import (
     ACTION_ACK,
@@ -106,6 +108,7 @@ class IncidentFlow:
             else None
         )
         self.runbook_base_url = runbook_base_url
+        self.matcher: Matcher | None = Matcher(incidents, store)
         self.evidence = evidence
 
     # --- alerts -----------------------------------------------------------------------------
@@ -118,10 +121,36 @@ class IncidentFlow:
         for alert in alerts:
             groups.setdefault(self.incidents.group_key(alert), []).append(alert)
         for group in groups.values():
-            attached = await self.incidents.attach(
-                group, channel=channel, thread_ts=thread_ts or "", job_id=job.id
-            )
+            async with self._matching(group):
+                match = await self._match(group)
+                if match.sure is not None and from_post(group[0]):
+                    known = {a.fingerprint for a in group} & set(match.sure.alerts)
+                    if match.linked_only or not known:
+                        # the webhook already counts this alert: link the post, not twice
+                        await self._link(job, match.sure, group, channel, thread_ts, sure=True)
+                        continue
+                if match.sure is not None:
+                    await self.incidents.alias(self.incidents.group_key(group[0]), match.sure.id)
+                attached = await self.incidents.attach(
+                    group,
+                    channel=channel,
+                    thread_ts=thread_ts or "",
+                    job_id=job.id,
+                    group_key=match.sure.group_key if match.sure else None,
+                )
+                # recorded before the lock is released: the other receiver's copy is matched
+                # against these records (a webhook incident's thread is filled in by repeats)
+                for alert in group:
+                    await self.store.record_alert(
+                        alert,
+                        channel=attached.incident.channel,
+                        thread_ts=attached.incident.thread_ts or None,
+                    )
             incident = attached.incident
+            unsure = [i for i in match.unsure if i.id != incident.id]
+            joined = match.sure is not None  # the other receiver's copy: already analysed
+            if joined and incident.analyses:
+                incident = await self._covered(incident)
             structlog.contextvars.bind_contextvars(
                 incident_id=incident.id, thread=f"{incident.channel}:{incident.thread_ts}"
             )
@@ -131,10 +160,10 @@ class IncidentFlow:
                 # must not post one of its own in its own thread: that made 27 threads out of
                 # 20 incidents in a 16-worker storm.
                 incident = await self._post_summary(job, incident, thread_ts, group)
-            for alert in group:
-                await self.store.record_alert(
-                    alert, channel=incident.channel, thread_ts=incident.thread_ts
-                )
+                for alert in group:
+                    await self.store.place_alert(
+                        alert.fingerprint, incident.channel, incident.thread_ts
+                    )
             if thread_ts and thread_ts != incident.thread_ts:
                 # Someone may ask in this alert's own thread: answer with the incident's context.
                 await self.store.set_thread(
@@ -148,13 +177,99 @@ class IncidentFlow:
                         incident_id=incident.id,
                     )
                 )
-            if attached.change == "opened" and incident.firing:
+            if unsure and attached.change == "opened":
+                # maybe the other receiver's copy of an alert we already analyse: link, once
+                for other in unsure[:3]:
+                    await self._link(job, other, group, incident.channel, incident.thread_ts)
+                    await self._link(job, incident, group, other.channel, other.thread_ts)
+            elif attached.change == "opened" and incident.firing:
                 await self.analyse(job, incident, group, why=None)
-            elif attached.material and not job.edited:
+            elif attached.material and not job.edited and not joined:
                 await self.analyse(job, incident, group, why=_why(attached.change, incident))
             if attached.change == "resolved_all":
                 await self.resolved(job, incident, by=None)
             await self.incidents.mark_dirty(incident.id)
+
+    async def _covered(self, incident: Incident) -> Incident:
+        """The analysis already covers what the other receiver's copy added (its labels name
+        the service the default Slack template only hinted at): not a material change."""
+
+        def covered(i: Incident) -> None:
+            i.analysed_services = sorted(set(i.analysed_services) | set(i.services))
+
+        return await self.incidents.update(incident.id, covered) or incident
+
+    def _matching(self, group: list[Alert]) -> AbstractAsyncContextManager[object]:
+        if group[0].source != "alertmanager" or self.matcher is None:
+            return nullcontext()
+        return self.incidents.match_lock(group[0].name)
+
+    async def _match(self, group: list[Alert]) -> Match:
+        """Webhook vs Slack post of one Alertmanager alert (bot/incidents/matching.py)."""
+        if group[0].source != "alertmanager" or self.matcher is None:
+            return Match()
+        own_key = self.incidents.group_key(group[0])
+        current = await self.incidents.current(own_key)
+        if current is not None and current.group_key != own_key and not from_post(group[0]):
+            return Match(sure=current)  # matched earlier: keep counting into that incident
+        if current is not None:
+            # the group has its incident; a post there after the webhook joined it is the same
+            # notification twice: only a status it changes is taken (matched, not counted)
+            if from_post(group[0]) and await self.matcher.has_webhook(current):
+                changed = any(
+                    a.fingerprint in current.alerts
+                    and current.alerts[a.fingerprint].status != a.status
+                    for a in group
+                )
+                return Match() if changed else Match(sure=current, linked_only=True)
+            return Match()
+        if from_post(group[0]):
+            return await self.matcher.for_post(group)
+        return await self.matcher.for_webhook(group)
+
+    async def _link(
+        self,
+        job: Job,
+        incident: Incident,
+        group: list[Alert],
+        channel: str,
+        thread_ts: str | None,
+        *,
+        sure: bool = False,
+    ) -> None:
+        """A note in `thread_ts` pointing at `incident`'s thread; follow-ups there get its
+        context when the match is sure."""
+        if not thread_ts or not incident.thread_ts:
+            return
+        where = thread_url(incident.channel, incident.thread_ts)
+        text = (
+            f"🔗 Same alert as {incident.id}, which the other Alertmanager receiver already "
+            f"reported: follow it in <{where}|its thread> (not counted or analysed twice)."
+            if sure
+            else f"🔗 Possibly the same alert as {incident.id} (<{where}|its thread>): not "
+            "analysed twice. Ask here or there if they differ."
+        )
+        blocks, fallback = render_action_note(text)
+        await self.replier.ensure(
+            job.id,
+            f"link:{incident.id}:{thread_ts}",
+            channel=channel,
+            thread_ts=thread_ts,
+            blocks=blocks,
+            text=fallback,
+        )
+        if sure:
+            await self.store.set_thread(
+                ThreadInfo(
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    kind="alert",
+                    fingerprint=group[0].fingerprint,
+                    alert=group[0],
+                    job_id=job.id,
+                    incident_id=incident.id,
+                )
+            )
 
     async def _post_summary(
         self, job: Job, incident: Incident, thread_ts: str | None, group: list[Alert]
