@@ -30,11 +30,12 @@ from datetime import UTC, datetime, timedelta
 import redis.asyncio as redis
 import structlog
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot.alertmanager_api import AlertmanagerClient
+from bot.audit import anchor
 from bot.audit.log import AuditLog
 from bot.catalog import ServiceCatalog
 from bot.context.pseudonyms import Pseudonyms, local_secret
@@ -157,6 +158,10 @@ async def open_redis(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | N
     return connect(redis_url), embedded
 
 
+def secret_text(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() or None if value is not None else None
+
+
 def pseudonym_secret(settings: Settings) -> str:
     """`WIZARD_PSEUDONYM_KEY`, else a random key kept in a 0600 file in the data dir (never in
     Redis, so a dump or the AOF alone cannot be decrypted)."""
@@ -270,7 +275,12 @@ async def build_runtime(
     # would stall the event loop and every ack queued behind it.
     detected_secrets("warm-up")
     store = ContextStore(client, deploy_window=timedelta(hours=settings.deploy_window_h))
-    audit = AuditLog(client, settings.data_dir / "audit")
+    audit = AuditLog(
+        client,
+        settings.data_dir / "audit",
+        key=anchor.key_for(secret_text(settings.audit_key), settings.data_dir),
+        checkpoints=anchor.checkpoints_path(settings.data_dir),
+    )
     configure_redaction(fix_tags=settings.redact_fix_tags)
     pseudonyms = Pseudonyms(client, pseudonym_secret(settings))
     intake = Intake(client, Door(pseudonyms))

@@ -72,7 +72,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 async def _triage(settings: Settings, payload: Any) -> str:
     from bot.alerts.registry import parse_payload
-    from bot.app import build_wizard, open_redis
+    from bot.app import build_wizard, open_redis, secret_text
+    from bot.audit import anchor
     from bot.audit.log import AuditLog
     from bot.context.pseudonyms import Pseudonyms
     from bot.context.store import ContextStore
@@ -92,7 +93,12 @@ async def _triage(settings: Settings, payload: Any) -> str:
         primary = primary_alert(alerts)
         context = await store.build_context(primary, group=alerts)
         result = await wizard.triage(context)
-        await AuditLog(client, settings.data_dir / "audit").append(
+        await AuditLog(
+            client,
+            settings.data_dir / "audit",
+            key=anchor.key_for(secret_text(settings.audit_key), settings.data_dir),
+            checkpoints=anchor.checkpoints_path(settings.data_dir),
+        ).append(
             "triage_cli",
             fingerprint=primary.fingerprint,
             model=result.model,
@@ -222,18 +228,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    from bot.app import open_redis
+    from bot.app import open_redis, secret_text
+    from bot.audit import anchor
     from bot.audit.commands import export_report, verify_report
 
     mirror_dir = settings.data_dir / "audit"
     if args.audit_command == "verify" and (missing := _missing_trail(settings, args.source)):
         return {"source": args.source, "ok": False, "error": missing}
+    retired = (secret_text(settings.audit_keys_retired) or "").split(",")
+    key = anchor.keyring(
+        anchor.key_for(secret_text(settings.audit_key), settings.data_dir),
+        [k for k in (anchor.audit_key(s.strip()) for s in retired) if k is not None],
+    )
+    points = anchor.checkpoints_path(settings.data_dir)
     if args.audit_command == "verify" and args.source == "file":
-        return await verify_report(None, mirror_dir, "file")  # the file copy needs no Redis
+        # the file copy needs no Redis
+        return await verify_report(None, mirror_dir, "file", key=key, checkpoints=points)
     client, embedded = await open_redis(settings)
     try:
         if args.audit_command == "verify":
-            return await verify_report(client, mirror_dir, args.source)
+            return await verify_report(client, mirror_dir, args.source, key=key, checkpoints=points)
         return await export_report(
             client, args.out, since=args.since, until=args.until, thread=args.thread
         )

@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=2, alias="WIZARD_LLM_MAX_RETRIES", ge=0, le=10)
     hook_token: SecretStr | None = Field(default=None, alias="WIZARD_HOOK_TOKEN")
     """Bearer token for /hooks/*; unset or empty turns the hooks off (503)."""
+    audit_key: SecretStr | None = Field(default=None, alias="WIZARD_AUDIT_KEY")
+    """Secret keyed into every audit link (HMAC) and checkpoint; unset = `<data dir>/audit.key`."""
+    audit_keys_retired: SecretStr | None = Field(default=None, alias="WIZARD_AUDIT_KEYS_RETIRED")
+    """Earlier audit keys, comma separated: verify still checks the links they made."""
     pseudonym_key: SecretStr | None = Field(default=None, alias="WIZARD_PSEUDONYM_KEY")
     """Secret that encrypts the pseudonym map (AES-GCM) and keys its tokens; unset = a random
     key in `<data dir>/pseudonym.key` (0600), fine for one host, not for replicas."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from bot.audit import mirror
+from bot.audit import anchor, mirror
 from bot.audit.chain import GENESIS
 from bot.audit.export import select, write_export
 from bot.audit.log import AuditLog
@@ -24,10 +24,19 @@ SOURCES = ("redis", "file", "both")
 
 
 async def verify_report(
-    client: redis.Redis | None, mirror_dir: Path, source: str
+    client: redis.Redis | None,
+    mirror_dir: Path,
+    source: str,
+    *,
+    key: anchor.Keys = None,
+    checkpoints: Path | None = None,
 ) -> dict[str, Any]:
-    """Walk the chosen copies; `ok` is False on the first broken, missing or extra record."""
+    """Walk the chosen copies; `ok` is False on the first broken, missing or extra record.
+
+    With the audit key, every keyed link is checked as an HMAC and each copy is held to the
+    signed checkpoints (`bot/audit/anchor.py`): a consistent rewrite of both copies is found."""
     report: dict[str, Any] = {"source": source}
+    points = anchor.read_checkpoints(checkpoints) if checkpoints is not None else []
     problems: list[dict[str, Any]] = []
     redis_entries: list[Entry] = []
     file_entries: list[Entry] = []
@@ -36,13 +45,15 @@ async def verify_report(
         stream = stream_entries(await client.xrange(keys.AUDIT_STREAM))
         redis_entries = [Entry.from_stream(i, f) for i, f in stream]
         head = await AuditLog(client).head() or GENESIS
-        checked, found = walk(redis_entries, head=head)
+        checked, found = walk(redis_entries, head=head, key=key)
+        found = found or _anchored(redis_entries, points, key)
         report["redis"] = {"records": len(redis_entries), "checked": checked, "broken": found}
         problems += [{"copy": "redis", **found}] if found else []
     if source in ("file", "both"):
         read = mirror.read_dir(mirror_dir)
         file_entries = [Entry.from_line(r) for r in read.records]
-        checked, found = walk(file_entries)
+        checked, found = walk(file_entries, key=key)
+        found = found or _anchored(file_entries, points, key)
         report["file"] = {
             "dir": str(mirror_dir),
             "records": len(file_entries),
@@ -62,6 +73,14 @@ async def verify_report(
     report["ok"] = not problems
     report["first_problem"] = problems[0] if problems else None
     return report
+
+
+def _anchored(
+    entries: list[Entry], points: list[dict[str, Any]], key: anchor.Keys
+) -> dict[str, Any] | None:
+    linked = [anchor.Linked(e.hash, bool(e.alg)) for e in entries]
+    found = anchor.check_checkpoints(linked, points, key)
+    return {"id": None, "hash": None, **found} if found else None
 
 
 async def export_report(

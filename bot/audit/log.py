@@ -25,11 +25,12 @@ import redis.asyncio as redis
 import structlog
 from redis.exceptions import WatchError
 
-from bot.audit import mirror
+from bot.audit import anchor, mirror
 from bot.audit.chain import CHAIN_FIELDS, GENESIS, canonical, chain_hash
 from bot.audit.verify import Entry, walk
 from bot.redact import redact_obj
 from bot.store import keys
+from bot.store.typed import fields as redis_fields
 from bot.store.typed import stream_entries, text_or_none
 
 log = structlog.get_logger(__name__)
@@ -41,11 +42,21 @@ ONCE_TTL_S = 30 * 24 * 3600
 class AuditLog:
     """Appends hash-chained records (and mirrors them to a file); reads and verifies them."""
 
-    def __init__(self, client: redis.Redis, mirror_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        mirror_dir: Path | None = None,
+        *,
+        key: bytes | None = None,
+        checkpoints: Path | None = None,
+    ) -> None:
         self.redis = client
         self.mirror_dir = mirror_dir
         self._lock = asyncio.Lock()
         self._checked_files: set[Path] = set()
+        self.key = key
+        self.checkpoints = checkpoints
+        self._last_checkpoint = 0.0
 
     async def append(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Append one record of `kind`; returns it with `prev_hash`, `hash` and stream `id`."""
@@ -80,6 +91,7 @@ class AuditLog:
                 return None
             if self.mirror_dir is not None:
                 await self._mirror(result, now)
+            await self._checkpoint(result["hash"])
         log.info("audit_appended", kind=kind, audit_id=result["id"], hash=result["hash"][:16])
         return result
 
@@ -94,16 +106,22 @@ class AuditLog:
                     if once_key and await pipe.exists(once_key):
                         return None
                     prev = text_or_none(await pipe.get(keys.AUDIT_HEAD)) or GENESIS
-                    digest = chain_hash(prev, body)
+                    digest = chain_hash(prev, body, self.key)
+                    link = {"record": body, "prev": prev, "hash": digest}
+                    if self.key is not None:
+                        link["alg"] = anchor.HMAC_ALG
+                        link["kid"] = anchor.kid(self.key)
                     pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
-                    pipe.xadd(keys.AUDIT_STREAM, {"record": body, "prev": prev, "hash": digest})
+                    pipe.xadd(keys.AUDIT_STREAM, redis_fields(link))
                     pipe.set(keys.AUDIT_HEAD, digest)
                     if once_key:
                         pipe.set(once_key, digest, ex=ONCE_TTL_S)
                     stream_id, *_ = await pipe.execute()
                 except WatchError:
                     continue
-            return {**record, "prev_hash": prev, "hash": digest, "id": stream_id}
+            chain = {"prev_hash": prev, "hash": digest, "id": stream_id}
+            marks: dict[str, Any] = {k: link[k] for k in ("alg", "kid") if k in link}
+            return {**record, **chain, **marks}
         raise RuntimeError("audit append kept conflicting; the head key is hot")
 
     async def _mirror(self, record: dict[str, Any], now: datetime) -> None:
@@ -123,6 +141,27 @@ class AuditLog:
                 error=str(exc),
             )
 
+    async def _checkpoint(self, head: str) -> None:
+        """Every `CHECKPOINT_EVERY` records (and the first, and after `CHECKPOINT_EVERY_S`):
+        head + count, signed, to the checkpoint file and the log. Failures are logged: a full
+        disk must not stop answers (verify reports the gap)."""
+        if self.key is None or self.checkpoints is None:
+            return
+        count = int(await self.redis.xlen(keys.AUDIT_STREAM))
+        now = asyncio.get_running_loop().time()
+        due = count == 1 or count % anchor.CHECKPOINT_EVERY == 0
+        if not due and now - self._last_checkpoint < anchor.CHECKPOINT_EVERY_S:
+            return
+        self._last_checkpoint = now
+        line = anchor.checkpoint_line(self.key, head, count)
+        try:
+            await asyncio.to_thread(
+                mirror.append_line, self.checkpoints, canonical(line), checked=self._checked_files
+            )
+        except OSError as exc:
+            log.error("audit_checkpoint_failed", path=str(self.checkpoints), error=str(exc))
+        log.warning("audit_checkpoint", **line)
+
     async def head(self) -> str | None:
         """The hash of the last record, as Redis remembers it."""
         value = await self.redis.get(keys.AUDIT_HEAD)
@@ -133,6 +172,7 @@ class AuditLog:
         entries = stream_entries(await self.redis.xrange(keys.AUDIT_STREAM, count=count))
         return [
             {**json.loads(f["record"]), "prev_hash": f["prev"], "hash": f["hash"], "id": entry_id}
+            | {k: f[k] for k in ("alg", "kid") if k in f}
             for entry_id, f in entries
         ]
 
@@ -140,7 +180,7 @@ class AuditLog:
         """Walk the Redis chain: (records checked, id of the first broken record or None)."""
         stream = stream_entries(await self.redis.xrange(keys.AUDIT_STREAM))
         entries = [Entry.from_stream(i, f) for i, f in stream]
-        checked, found = walk(entries, head=await self.head() or GENESIS)
+        checked, found = walk(entries, head=await self.head() or GENESIS, key=self.key)
         return checked, (found["id"] or "") if found else None
 
 

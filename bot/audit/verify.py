@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.audit import anchor
 from bot.audit.chain import CHAIN_FIELDS, GENESIS, canonical, chain_hash
 
 
@@ -25,11 +26,20 @@ class Entry:
     prev_hash: str
     hash: str
     body: str
+    alg: str = ""
+    """`hmac-sha256` for keyed links; empty for legacy plain SHA-256 ones."""
+    kid: str = ""
+    """Which audit key made a keyed link (`bot/audit/anchor.kid`)."""
 
     @classmethod
     def from_stream(cls, entry_id: str, fields: dict[str, str]) -> Entry:
         return cls(
-            entry_id, fields.get("prev", ""), fields.get("hash", ""), fields.get("record", "")
+            entry_id,
+            fields.get("prev", ""),
+            fields.get("hash", ""),
+            fields.get("record", ""),
+            fields.get("alg", ""),
+            fields.get("kid", ""),
         )
 
     @classmethod
@@ -40,6 +50,8 @@ class Entry:
             str(record.get("prev_hash", "")),
             str(record.get("hash", "")),
             canonical(body),
+            str(record.get("alg", "")),
+            str(record.get("kid", "")),
         )
 
 
@@ -49,7 +61,9 @@ def problem(entry: Entry | None, reason: str, **extra: Any) -> dict[str, Any]:
     return {**where, "reason": reason, **extra}
 
 
-def walk(entries: list[Entry], head: str | None = None) -> tuple[int, dict[str, Any] | None]:
+def walk(
+    entries: list[Entry], head: str | None = None, key: anchor.Keys = None
+) -> tuple[int, dict[str, Any] | None]:
     """Check the chain in stored order; returns (records intact, first problem or None).
 
     `head` is the hash the last record must carry (Redis's head key, GENESIS when the key is
@@ -57,9 +71,19 @@ def walk(entries: list[Entry], head: str | None = None) -> tuple[int, dict[str, 
     """
     later = {e.hash for e in entries}
     prev = GENESIS
+    keyed_seen = False
+    known = anchor.ring(key)
     for checked, entry in enumerate(entries):
         later.discard(entry.hash)
-        if chain_hash(entry.prev_hash, entry.body) != entry.hash:
+        link_key = None
+        if entry.alg:
+            link_key = known.get(entry.kid)
+            if link_key is None:
+                return checked, problem(entry, "key_needed", kid=entry.kid)
+            keyed_seen = True
+        elif keyed_seen:
+            return checked, problem(entry, "unkeyed_after_keyed")
+        if chain_hash(entry.prev_hash, entry.body, link_key) != entry.hash:
             return checked, problem(entry, "modified")
         if entry.prev_hash != prev:
             if entry.prev_hash in later:

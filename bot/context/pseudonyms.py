@@ -48,9 +48,11 @@ def derive_keys(secret: str) -> tuple[bytes, bytes]:
     return enc, mac
 
 
-def local_secret(data_dir: Path) -> str:
-    """A random secret kept in `data_dir/pseudonym.key` (0600), made on first use."""
-    path = data_dir / KEY_FILE
+def local_secret(
+    data_dir: Path, name: str = KEY_FILE, setting: str = "WIZARD_PSEUDONYM_KEY"
+) -> str:
+    """A random secret kept in `data_dir/<name>` (0600), made on first use."""
+    path = data_dir / name
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -58,7 +60,7 @@ def local_secret(data_dir: Path) -> str:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_hex(32))
-    log.warning("pseudonym_key_generated", path=str(path), hint="set WIZARD_PSEUDONYM_KEY")
+    log.warning("local_key_generated", path=str(path), hint=f"set {setting}")
     return path.read_text().strip()
 
 

@@ -13,6 +13,7 @@ import pytest
 import redis.asyncio as redis
 
 from bot import cli
+from bot.audit import anchor
 from bot.audit.log import AuditLog
 from bot.logs import configure_logging
 from bot.settings import ConfigError, load_settings
@@ -40,7 +41,14 @@ async def wizard(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, d
 
 
 async def seed(client: redis.Redis, audit_dir: Path, n: int = 4) -> list[dict[str, Any]]:
-    audit = AuditLog(client, audit_dir)
+    """Records as the bot writes them: keyed and checkpointed with the data dir's audit key."""
+    data_dir = audit_dir.parent
+    audit = AuditLog(
+        client,
+        audit_dir,
+        key=anchor.key_for(None, data_dir),
+        checkpoints=anchor.checkpoints_path(data_dir),
+    )
     return [await audit.append("triage", i=i) for i in range(n)]
 
 
