@@ -27,6 +27,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import copy
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +78,7 @@ class RetryPastDeadline(anthropic.AnthropicError):
         super().__init__(f"HTTP {status}, retry-after {wait_s:g}s with {left_s:.1f}s left")
         self.status = status
         self.wait_s = wait_s
+        self.left_s = left_s
 
 
 @dataclass
@@ -105,6 +108,12 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
             except ValueError:
                 continue
     return None
+
+
+@functools.cache
+def _schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
+    """The SDK's API-ready JSON schema for `model`, built once per type (not per call)."""
+    return anthropic.transform_schema(model)
 
 
 def _text(content: Sequence[ContentBlock]) -> str:
@@ -173,7 +182,7 @@ class ModelClient:
         if schema is not None:
             output_config["format"] = {
                 "type": "json_schema",
-                "schema": anthropic.transform_schema(schema),
+                "schema": copy.deepcopy(_schema(schema)),  # callers may not share the cache
             }
         body: dict[str, Any] = {
             "model": self.model,
@@ -241,7 +250,8 @@ class ModelClient:
                 None,
                 f"http_{exc.status}",
                 f"the model API returned HTTP {exc.status} and asked to retry after "
-                f"{exc.wait_s:g}s, past the {self.deadline_s:g}s deadline",
+                f"{exc.wait_s:g}s, with {max(exc.left_s, 0):.1f}s of the {self.deadline_s:g}s "
+                "deadline left",
             )
         if isinstance(exc, anthropic.APIStatusError):
             log.warning("llm_api_error", status=exc.status_code, message=str(exc.message)[:300])
