@@ -19,8 +19,10 @@ import pytest
 import structlog
 from pydantic import AnyHttpUrl, SecretStr
 
+from bot.devtools.slack import SlackSandbox
 from bot.models import TriageAnswer
 from bot.settings import ConfigError, Settings
+from bot.store.embedded import EmbeddedRedis
 from bot.triage.providers import build_model_client, check_model, provider_model_id
 from tests.fakes.anthropic_api import FakeAnthropic
 
@@ -162,12 +164,16 @@ async def test_check_model_warns_and_goes_on_when_the_api_is_unreachable() -> No
     assert any(e["event"] == "model_check_unreachable" for e in logs)
 
 
-async def test_serve_exits_2_with_one_line_naming_wizard_model(tmp_path: Path) -> None:
+async def test_serve_exits_2_with_one_line_naming_wizard_model(
+    tmp_path: Path, sandbox: SlackSandbox, redis_server: EmbeddedRedis
+) -> None:
     async with FakeAnthropic() as fake:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WIZARD_"))}
         env.update(
             SLACK_BOT_TOKEN="xoxb-serve-test",
             SLACK_SIGNING_SECRET="serve-secret",
+            SLACK_API_URL=sandbox.base_url,  # serve's preflight checks Slack and Redis first
+            REDIS_URL=redis_server.url,
             ANTHROPIC_API_KEY="sk-ant-test",
             ANTHROPIC_BASE_URL=fake.base_url,
             WIZARD_MODEL="claude-sonnet-4-9-typo",
