@@ -185,10 +185,14 @@ def test_every_variable_compose_and_the_env_example_set_is_a_setting() -> None:
     listed = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", example, re.M))
     assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"} <= listed
     assert names | listed <= ALIASES
-    # the example's active (uncommented) lines load as real settings in HTTP mode
+    # the example's active (uncommented) lines load as real settings in Socket Mode, the mode
+    # slack-app-manifest.yaml is set for (one default for both files)
     active = dict(re.findall(r"^([A-Z][A-Z0-9_]+)=(.+)$", example, re.M))
     settings = Settings(_env_file=None, **active)  # type: ignore[call-arg]
-    settings.require_slack(socket_mode=False)
+    settings.require_slack(socket_mode=settings.slack_app_token is not None)
+    assert settings.slack_app_token is not None
+    manifest = _yaml(ROOT / "slack-app-manifest.yaml")
+    assert manifest["settings"]["socket_mode_enabled"] is True
 
 
 # --- Helm: the files -----------------------------------------------------------------------------
@@ -373,6 +377,7 @@ def test_readme_commands_match_the_files() -> None:
     assert any("--drain-s" in c for c in commands) and len(commands) >= 3
     for command in commands:
         usage = command.replace("[", "").replace("]", "").replace(" N", " 30")
+        usage = re.sub(r"(\w+)(?:\\\|\w+)+", r"\1", usage)  # a|b|c: the first alternative
         build_parser().parse_args(shlex.split(usage)[1:])
 
 
