@@ -10,7 +10,8 @@ Read this file first. Every behaviour is one hop away:
 - alert parsing: `bot/alerts/registry.py`; context: `bot/context/store.py`
 - the LLM and its fallback: `bot/triage/wizard.py` (prompts, checks) over `bot/triage/llm.py` (the
   call: thinking, effort, stop reasons, deadline) and `bot/triage/providers.py` (Claude API,
-  Bedrock, Vertex); prices: `bot/triage/prices.yaml`; rendering: `bot/render/blocks.py`
+  Bedrock, Vertex); prices: `bot/triage/prices.yaml`; the five parts: `bot/answer.py`;
+  rendering: `bot/render/answer.py` (first screen + full plan)
 - posting to Slack: `bot/slack/replies.py`; audit: `bot/audit/log.py`
 - webhooks and health: `bot/web.py`; Redis keys: `bot/store/keys.py`
 """

@@ -85,7 +85,17 @@ class Service(ServiceSpec):
     @property
     def mention(self) -> str | None:
         """Slack mention syntax for the owning group, when one is recorded."""
-        return f"<!subteam^{self.slack_group}>" if self.slack_group else None
+        return group_mention(self.slack_group, self.owner)
+
+
+def group_mention(group: str | None, owner: str | None) -> str | None:
+    """`<!subteam^S0RISKTEC|@Risk Technology>`: the group mention with the team's name as its
+    label, so the owner reads by name wherever Slack cannot resolve the group (a client without
+    it, a terminal, the audit) instead of as a bare "@subteam"."""
+    if not group:
+        return None
+    name = "".join(c for c in (owner or "") if c not in "<>|&").strip()
+    return f"<!subteam^{group}|@{name}>" if name else f"<!subteam^{group}>"
 
 
 class CatalogFile(BaseModel):

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from bot.answer import extra, part
 from bot.evidence.models import EvidencePack, ToolCall
 
 AlertStatus = Literal["firing", "resolved"]
@@ -225,27 +226,23 @@ class RollbackPlan(BaseModel):
 
 
 class TriageAnswer(BaseModel):
-    """The wizard's five-part answer; also the structured-output schema sent to the model."""
+    """The wizard's five-part answer (parts defined once in `bot.answer.PARTS`); also the
+    structured-output schema sent to the model."""
 
     summary: str = Field(description="One or two sentences: what is happening and how bad.")
-    immediate_actions: list[str] = Field(description="Do these now, in order.")
-    implementation_plan: list[str] = Field(description="The fix, step by step.")
-    monitoring_strategy: list[str] = Field(description="What to watch, where, and thresholds.")
-    risk_mitigation: list[str] = Field(description="Risks of the actions and how to contain them.")
+    immediate_actions: list[str] = Field(description=part("immediate_actions").description)
+    implementation_plan: list[str] = Field(description=part("implementation_plan").description)
+    monitoring_strategy: list[str] = Field(description=part("monitoring_strategy").description)
+    risk_mitigation: list[str] = Field(description=part("risk_mitigation").description)
     rollback: RollbackPlan
-    success_criteria: list[str] = Field(
-        description="Performance benchmarks / success criteria that say the incident is over."
-    )
+    success_criteria: list[str] = Field(description=part("success_criteria").description)
     clarifying_questions: list[str] = Field(
-        default_factory=list, description="What you need to know instead of guessing."
+        default_factory=list, description=extra("clarifying_questions").description
     )
     confidence: Literal["low", "medium", "high"] = "low"
-    evidence: list[str] = Field(
-        default_factory=list, description="Facts from the context that support this answer."
-    )
+    evidence: list[str] = Field(default_factory=list, description=extra("evidence").description)
     compliance_notes: list[str] = Field(
-        default_factory=list,
-        description="Change-control / record-keeping points (SOX, MiFID II, SEC 17a-4).",
+        default_factory=list, description=extra("compliance_notes").description
     )
 
 

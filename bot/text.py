@@ -23,3 +23,13 @@ def clean_text(text: object) -> str:
     """Drop invisible, bidi and control characters (keeping newlines and tabs); normalize EOLs."""
     value = _NEWLINES.sub("\n", str(text))
     return CONTROL.sub("", INVISIBLE.sub("", value))
+
+
+def subject(name: str, where: str | None) -> str:
+    """`Kafka consumer lag high on risk-engine`: the alert name and where it fires, said once.
+
+    Many alert names already end in their service ("… on risk-engine"); appending it again made
+    "… on risk-engine on risk-engine" in cards and headers."""
+    if not where or where.casefold() in name.casefold():
+        return name
+    return f"{name} on {where}"

@@ -164,6 +164,16 @@ class Bot:
         assert len(found) == 1, [blocks_text(m)[:200] for m in self.thread(channel, ts)]
         return found[0]
 
+    def plan(self, channel: str, ts: str) -> dict[str, Any]:
+        """The full plan that follows the analysis's first screen (exactly one)."""
+        found = self.slot_messages(channel, ts, "plan:analysis:")
+        assert len(found) == 1, [blocks_text(m)[:200] for m in self.thread(channel, ts)]
+        return found[0]
+
+    def answer_text(self, channel: str, ts: str) -> str:
+        """The whole analysis as text: its first screen, then its full plan."""
+        return blocks_text(self.answer(channel, ts)) + "\n" + blocks_text(self.plan(channel, ts))
+
     def summary(self, channel: str, ts: str) -> dict[str, Any]:
         """The incident summary card in a thread (exactly one)."""
         found = self.slot_messages(channel, ts, "summary:") or self.slot_messages(

@@ -63,10 +63,16 @@ async def test_alert_gets_threaded_answer_with_context_and_audit(
     ts = await bot.post_alert(alert_message())
     await bot.settle()
     replies = bot.thread(ALERT_CHANNEL, ts)
-    assert len(replies) == 2, replies  # the incident summary card, then the analysis
+    # the incident summary card, then the analysis's first screen, then its full plan
+    assert len(replies) == 3, replies
     summary, answer = bot.summary(ALERT_CHANNEL, ts), bot.answer(ALERT_CHANNEL, ts)
-    assert replies[0]["ts"] == summary["ts"]
-    text = blocks_text(answer)
+    assert [r["ts"] for r in replies] == [
+        summary["ts"],
+        answer["ts"],
+        bot.plan(ALERT_CHANNEL, ts)["ts"],
+    ]
+    assert "Immediate actions" not in blocks_text(answer)  # the first screen is short
+    text = bot.answer_text(ALERT_CHANNEL, ts)
     for part in FIVE_PARTS:
         assert part.lower() in text.lower(), part
     assert "OrderGatewayLatencyHigh" in text
@@ -74,7 +80,7 @@ async def test_alert_gets_threaded_answer_with_context_and_audit(
     # the summary is posted first and then updated in place once the analysis is in
     posts = bot.calls("chat.postMessage", lambda p: p.get("thread_ts") == ts)
     updates = bot.calls("chat.update", lambda p: p.get("ts") == summary["ts"])
-    assert len(posts) == 2 and len(updates) >= 1
+    assert len(posts) == 3 and len(updates) >= 1
     assert "analysis 1×" in blocks_text(summary)
     # the model saw the alert as untrusted data after a cached, byte-stable system prefix
     request = llm.requests[-1]["body"]
@@ -102,15 +108,15 @@ async def test_retries_and_duplicates_give_one_reply(bot: Bot) -> None:
     statuses += await asyncio.gather(*(bot.event(posted, event_id=f"EvC{n}") for n in range(10)))
     assert set(statuses) == {200}
     await bot.drain()
-    assert len(bot.thread(ALERT_CHANNEL, posted["ts"])) == 2  # summary + analysis
-    assert len(bot.calls("chat.postMessage", lambda p: p.get("thread_ts") == posted["ts"])) == 2
+    assert len(bot.thread(ALERT_CHANNEL, posted["ts"])) == 3  # summary + analysis + plan
+    assert len(bot.calls("chat.postMessage", lambda p: p.get("thread_ts") == posted["ts"])) == 3
 
 
 async def test_llm_down_gives_fallback_in_time(bot: Bot, llm: FakeAnthropic) -> None:
     llm.fail(529)
     ts = await bot.post_alert(alert_message("KafkaConsumerLagHigh", "risk-engine"))
     await bot.drain()
-    text = blocks_text(bot.answer(ALERT_CHANNEL, ts))
+    text = bot.answer_text(ALERT_CHANNEL, ts)
     assert "fallback" in text.lower()
     for part in FIVE_PARTS:
         assert part.lower() in text.lower()
@@ -153,7 +159,7 @@ async def test_no_api_key_uses_runbook_fallback(
     try:
         ts = await bot.post_alert(alert_message())
         await bot.drain()
-        text = blocks_text(bot.answer(ALERT_CHANNEL, ts))
+        text = bot.answer_text(ALERT_CHANNEL, ts)
         assert "ANTHROPIC_API_KEY" in text
         assert "order-gateway" in text.lower()
     finally:
@@ -194,10 +200,11 @@ async def test_worker_killed_mid_job_completes_reply_exactly_once(
             rescuer.stop()
             await asyncio.wait_for(task, 5)
         replies = bot.thread(ALERT_CHANNEL, ts)
-        assert len(replies) == 2  # the summary (posted before the crash, edited) + analysis
+        # the summary (posted before the crash, edited) + the analysis and its plan
+        assert len(replies) == 3
         assert bot.summary(ALERT_CHANNEL, ts)["ts"] == placeholder["ts"]
-        assert "Immediate actions" in blocks_text(bot.answer(ALERT_CHANNEL, ts))
-        assert len(bot.calls("chat.postMessage", lambda p: p.get("thread_ts") == ts)) == 2
+        assert "Immediate actions" in bot.answer_text(ALERT_CHANNEL, ts)
+        assert len(bot.calls("chat.postMessage", lambda p: p.get("thread_ts") == ts)) == 3
         triage = [r for r in await bot.runtime.audit.records() if r["kind"] == "triage"]
         assert len(triage) == 1
     finally:
@@ -226,7 +233,7 @@ async def test_crash_between_post_and_ledger_is_recovered_from_metadata(
     )
     replies = bot.slot_messages(ALERT_CHANNEL, ts, "analysis:")
     assert len(replies) == 1 and found == replies[0]["ts"]
-    assert len(bot.thread(ALERT_CHANNEL, ts)) == 2
+    assert len(bot.thread(ALERT_CHANNEL, ts)) == 3
 
 
 async def test_deploy_then_alert_rollback_target_is_previous_version(
@@ -245,7 +252,7 @@ async def test_deploy_then_alert_rollback_target_is_previous_version(
     llm.rollback_target = "9.9.9-invented"  # the model invents a version...
     ts = await bot.post_alert(alert_message())
     await bot.drain()
-    text = blocks_text(bot.answer(ALERT_CHANNEL, ts))
+    text = bot.answer_text(ALERT_CHANNEL, ts)
     assert "2026.11.27-1" in text  # ...and it is replaced by the one from history
     assert "9.9.9-invented" in text  # the note says what was replaced
     prompt = json.dumps(llm.requests[-1]["body"]["messages"])
@@ -256,7 +263,7 @@ async def test_no_deploy_history_means_unknown_target(bot: Bot, llm: FakeAnthrop
     llm.rollback_target = "1.2.3"
     ts = await bot.post_alert(alert_message("DiskFull", "oms-db"))
     await bot.drain()
-    text = blocks_text(bot.answer(ALERT_CHANNEL, ts)).lower()
+    text = bot.answer_text(ALERT_CHANNEL, ts).lower()
     assert "unknown" in text
     record = [r for r in await bot.runtime.audit.records() if r["kind"] == "triage"][-1]
     assert record["answer"]["rollback"]["target_version"] is None
@@ -277,7 +284,8 @@ async def test_followup_in_thread_uses_memory(bot: Bot, llm: FakeAnthropic) -> N
     assert await bot.event(question) == 200
     await bot.drain()
     replies = bot.thread(ALERT_CHANNEL, ts)
-    assert len(replies) == 4  # summary, triage, the human's question, the follow-up answer
+    # summary, triage and its plan, the human's question, the follow-up answer and its plan
+    assert len(replies) == 6
     body = json.dumps(llm.requests[-1]["body"]["messages"])
     assert "Should we fail over to ogw-3?" in body
     assert "OrderGatewayLatencyHigh" in body  # the alert context
@@ -304,7 +312,7 @@ async def test_mention_in_thread_and_message_event_answered_once(bot: Bot) -> No
     await asyncio.gather(bot.event(human), bot.event(mention))
     await bot.drain()
     wizard_replies = [m for m in bot.thread(ALERT_CHANNEL, ts) if m.get("bot_id")]
-    assert len(wizard_replies) == 3  # summary + triage + one follow-up answer
+    assert len(wizard_replies) == 5  # summary + triage (2) + one follow-up answer (2)
 
 
 async def test_wizard_subcommands(bot: Bot, llm: FakeAnthropic) -> None:
@@ -328,7 +336,8 @@ async def test_wizard_subcommands(bot: Bot, llm: FakeAnthropic) -> None:
     await bot.drain()
     answers = [m for m in bot.sandbox.messages(ASK_CHANNEL) if m.get("bot_id")]
     assert len(answers) == 1
-    assert "Immediate actions" in blocks_text(answers[0])
+    thread = bot.sandbox.replies(ASK_CHANNEL, answers[0]["ts"])
+    assert "Immediate actions" in blocks_text(thread[-1])  # the full plan, in its thread
     body = json.dumps(llm.requests[-1]["body"]["messages"])
     assert "zero downtime" in body
     record = [r for r in await bot.runtime.audit.records() if r["kind"] == "question"][-1]
@@ -363,10 +372,12 @@ async def test_every_reply_has_an_audit_record(bot: Bot) -> None:
         for m in bot.sandbox.messages(ch, include_replies=True)
         if m.get("bot_id") == bot.sandbox.bot_id
     ]
-    answers = [m for m in bot_messages if not slot(m).startswith("summary:")]
+    answers = [m for m in bot_messages if not slot(m).startswith(("summary:", "plan:"))]
     answered = [r for r in await bot.runtime.audit.records() if r["kind"] in ("triage", "question")]
     assert len(answers) == len(answered) == 4
-    assert len(bot_messages) == 4 + 3  # and one incident summary card per alert
+    plans = [m for m in bot_messages if slot(m).startswith("plan:")]
+    assert len(plans) == 4  # each answer's full plan
+    assert len(bot_messages) == 4 * 2 + 3  # and one incident summary card per alert
 
 
 async def test_hostile_and_malformed_requests_never_5xx(bot: Bot) -> None:
@@ -479,7 +490,7 @@ async def test_webhook_channel_posts_and_triages(
         roots = [m for m in sandbox.messages(ALERT_CHANNEL) if m.get("bot_id")]
         assert len(roots) == 1
         replies = bot.thread(ALERT_CHANNEL, roots[0]["ts"])
-        assert len(replies) == 1 and "PTPClockOffsetHigh" in blocks_text(replies[0])
+        assert len(replies) == 2 and "PTPClockOffsetHigh" in blocks_text(replies[0])
         record = await bot.runtime.store.get_alert("6a1f0c2d9b3e4f57")
         assert record is not None and record.occurrences == 1  # one delivery, counted once
         assert (record.channel, record.thread_ts) == (ALERT_CHANNEL, roots[0]["ts"])
@@ -517,8 +528,8 @@ async def test_socket_mode_reconnects_by_itself(
         )
         await sandbox.wait_for_ack(envelope, timeout=5)
         await bot.drain()
-        assert len(bot.thread(ALERT_CHANNEL, first["ts"])) == 2  # summary + analysis
-        assert len(bot.thread(ALERT_CHANNEL, second["ts"])) == 2
+        assert len(bot.thread(ALERT_CHANNEL, first["ts"])) == 3  # summary + analysis + plan
+        assert len(bot.thread(ALERT_CHANNEL, second["ts"])) == 3
         assert len(bot.calls("apps.connections.open")) >= 2
     finally:
         await stop_bot(bot)

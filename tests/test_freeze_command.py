@@ -43,7 +43,7 @@ async def test_freeze_on_status_alert_deploy_and_off(
         assert "quarter-end close" in prompt and "Change freeze in force" in prompt
         assert "happened during the freeze" in prompt  # the deploy made in the freeze is flagged
         assert "❄️ change freeze" in blocks_text(bot.summary(ALERT_CHANNEL, ts))
-        assert "❄️ change freeze" in blocks_text(bot.answer(ALERT_CHANNEL, ts))
+        assert "❄️ change freeze" in bot.answer_text(ALERT_CHANNEL, ts)
 
         off = await bot.command("freeze off")
         assert "lifted" in off["text"]

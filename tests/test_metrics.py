@@ -67,8 +67,8 @@ async def test_metrics_count_events_llm_fallbacks_and_replies(
         assert delta("wizard_fallbacks_total", cause="http_529") == 1
         assert delta("wizard_llm_tokens_total", type="input") > 0
         assert delta("wizard_llm_cost_usd_total") > 0
-        # per incident: the summary card and the analysis
-        assert delta("wizard_replies_total", action="posted") == 6
+        # per incident: the summary card and the analysis (first screen and full plan)
+        assert delta("wizard_replies_total", action="posted") == 9
         assert delta("wizard_replies_total", action="updated") >= 3
         assert delta("wizard_slack_rate_limited_total") == 1
         assert _get(after, "wizard_queue_pending") == 0

@@ -13,7 +13,7 @@ from bot.devtools.slack import SlackSandbox
 from bot.redact import PSEUDONYM
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic
-from tests.harness import ALERT_CHANNEL, blocks_text, settings_for, start_bot, stop_bot
+from tests.harness import ALERT_CHANNEL, settings_for, start_bot, stop_bot
 
 IDS = ("ACC-778812", "5493001KJTIIGC8Y1R12", "ORD20261128-0042")
 
@@ -76,7 +76,7 @@ async def test_model_and_audit_see_tokens_slack_sees_values(
             for value in IDS:
                 assert value not in sent
             assert len(set(PSEUDONYM.findall(sent))) >= 3
-            reply = blocks_text(bot.answer(ALERT_CHANNEL, ts))
+            reply = bot.answer_text(ALERT_CHANNEL, ts)
             for value in IDS:
                 assert value in reply
             assert not PSEUDONYM.search(reply)

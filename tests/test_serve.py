@@ -74,7 +74,7 @@ async def test_serve_process_answers_and_stops_cleanly(
                     assert r.status == 503  # hooks refuse to work without WIZARD_HOOK_TOKEN
             await sandbox.wait_for(
                 lambda: len(sandbox.replies("C0ALERTS", message["ts"]))
-                == 3  # root, summary, answer
+                == 4  # root, summary, answer (first screen and full plan)
                 and "Immediate actions" in json.dumps(sandbox.replies("C0ALERTS", message["ts"])),
                 timeout=20,
             )

@@ -18,6 +18,11 @@ class Enrichment:
     severity: Severity | None = None
     severity_reason: str | None = None
     owner_mention: str | None = None
+    headline: str | None = None
+    """The impact/session line of an answer's first screen: tier, what the service does, who
+    owns it and the most pressing venue ("XLON opens in 1 h 17 min"); short, plain text."""
+    source_severity: Severity | None = None
+    """The alert's own severity, when `severity` was raised from it (the reason says why)."""
 
 
 Enricher = Callable[[Alert], Awaitable[Enrichment]]

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 import structlog
 
-from bot.catalog import ServiceCatalog
+from bot.catalog import ServiceCatalog, group_mention
 from bot.context.enrichment import Enrichment
 from bot.freeze import FreezeStore, freeze_guidance
-from bot.impact import market_impact
+from bot.impact import MarketImpact, market_impact
 from bot.market.sessions import MarketClock
 from bot.models import Alert, Deploy
 
@@ -80,5 +80,46 @@ class TradingContext:
             guidance=[*assessment.advice, *freeze_advice],
             severity=assessment.severity,
             severity_reason="; ".join(assessment.reasons[:2]) or None,
-            owner_mention=f"<!subteam^{impact.slack_group}>" if impact.slack_group else None,
+            owner_mention=group_mention(impact.slack_group, impact.owner),
+            headline=headline(impact),
+            source_severity=alert.severity if assessment.severity != alert.severity else None,
         )
+
+
+def _minutes(value: int) -> str:
+    hours, minutes = divmod(value, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+def session_line(impact: MarketImpact) -> str | None:
+    """The most pressing venue fact: trading venues first, else the next open."""
+    trading = [s for s in impact.sessions if s.minutes_to_close is not None]
+    if trading:
+        soonest = min(trading, key=lambda s: s.minutes_to_close or 0)
+        others = f" (+{len(trading) - 1} trading)" if len(trading) > 1 else ""
+        closes = _minutes(soonest.minutes_to_close or 0)
+        return f"{soonest.venue} {soonest.phase}, closes in {closes}{others}"
+    opening = [s for s in impact.sessions if s.minutes_to_open is not None]
+    if opening:
+        soonest = min(opening, key=lambda s: s.minutes_to_open or 0)
+        return f"{soonest.venue} opens in {_minutes(soonest.minutes_to_open or 0)}"
+    return None
+
+
+def headline(impact: MarketImpact) -> str | None:
+    """`tier 1 · EU equities order entry · owner EU Order Entry · XLON opens in 1 h 17 min`."""
+    parts: list[str] = []
+    if impact.tier is not None:
+        parts.append(f"tier {impact.tier}")
+    if impact.impact_line:
+        what = impact.impact_line.split(" — ")
+        if len(what) > 1 and not what[1].startswith(("venues ", "owner ")):
+            parts.append(what[1].split(" (")[0][:80])
+    if impact.owner:
+        parts.append(f"owner {impact.owner}")
+    if impact.freezes:
+        parts.append("❄️ change freeze")
+    session = session_line(impact)
+    if session:
+        parts.append(session)
+    return " · ".join(parts) or None

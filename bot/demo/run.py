@@ -22,7 +22,7 @@ from bot.app import Runtime, build_runtime
 from bot.checks import safe_url
 from bot.demo.monitoring import start_demo_monitoring
 from bot.devtools.slack import SlackSandbox
-from bot.render.markdown import blocks_to_text
+from bot.render.text import blocks_to_text
 from bot.settings import Settings
 from bot.store import keys
 

@@ -84,6 +84,10 @@ class Incident(BaseModel):
     """The largest `truncatedAlerts` Alertmanager reported: alerts it did not even send."""
     analyses: int = 0
     analysed_severity: Severity | None = None
+    assessed_severity: Severity | None = None
+    """The severity the last analysis acted on (the firm's market/tier assessment), shown by
+    the card, the analysis and `/wizard status` alike; None until analysed."""
+    severity_reason: str | None = None
     analysed_services: list[str] = Field(default_factory=list)
     analysis_fallback: bool | None = None
     analysis_summary: str | None = None

@@ -30,6 +30,7 @@ from bot.incidents.models import (
 from bot.models import Alert
 from bot.store import keys
 from bot.store.typed import text, text_or_none, texts
+from bot.text import subject
 
 log = structlog.get_logger(__name__)
 
@@ -318,8 +319,7 @@ class IncidentStore:
 
 def _title(alerts: list[Alert]) -> str:
     first = alerts[0]
-    where = first.service or first.labels.get("job") or ""
-    return (f"{first.name} on {where}" if where else first.name)[:150]
+    return subject(first.name, first.service or first.labels.get("job"))[:150]
 
 
 def _apply(incident: Incident, alerts: list[Alert], now: datetime, change: Change) -> Change:

@@ -30,8 +30,9 @@ from bot.models import SEVERITY_RANK, Alert, PastAnswer
 from bot.pipeline.jobs import Job
 from bot.pipeline.recording import Recorder, wizard_turn
 from bot.redact import redact
-from bot.render.blocks import render_placeholder, render_runbook, render_triage, thread_url
+from bot.render.answer import frame_for, render_answer
 from bot.render.evidence import evidence_section
+from bot.render.format import thread_url
 from bot.render.incident import (
     ACTION_ACK,
     ACTION_RERUN,
@@ -45,6 +46,7 @@ from bot.render.incident import (
     render_silence_confirmation,
     render_summary,
 )
+from bot.render.notes import render_placeholder, render_runbook
 from bot.slack.replies import Replier
 from bot.triage.runbooks import RunbookCatalog
 from bot.triage.wizard import Wizard
@@ -312,6 +314,8 @@ class IncidentFlow:
             facts=enrichment.facts,
             memory=memory[0] if memory else None,
             owner_mention=enrichment.owner_mention,
+            severity=enrichment.severity if enrichment.source_severity else None,
+            severity_reason=enrichment.severity_reason,
         )
 
     async def refresh(self, incident_id: str) -> bool:
@@ -360,7 +364,9 @@ class IncidentFlow:
                 return
         enrichment = await self.enricher(primary)
         facts = list(enrichment.facts)
+        source_severity = primary.severity
         if enrichment.severity and enrichment.severity != primary.severity:
+            # The model is told why (a trusted fact); people see it on the first screen.
             facts.append(
                 f"severity assessed {enrichment.severity} (source said {primary.severity})"
                 + (f": {enrichment.severity_reason}" if enrichment.severity_reason else "")
@@ -412,28 +418,35 @@ class IncidentFlow:
 
         result = await self.wizard.triage(context, skip_model=skip, on_step=step)
         heading = f"Re-analysis of {incident.id}: {why}" if why else None
-        blocks, text = render_triage(
-            result,
-            alert=primary,
-            heading=heading,
-            facts=facts,
+        slot = f"analysis:{incident.id}"
+        raised = source_severity if primary.severity != source_severity else None
+        frame = frame_for(
+            primary,
+            heading,
+            headline=enrichment.headline,
+            raised_from=raised,
+            severity_reason=enrichment.severity_reason if raised else None,
+            facts=enrichment.facts,
             changes=context.deploys,
             changes_window_h=self.store.deploy_window.total_seconds() / 3600,
             measured=evidence_section(context.evidence),
             hide_evidence=evidence_lines(context.evidence),
+            incident_id=incident.id,
+            answer_ref=f"{job.id}:{slot}",
         )
-        await self.replier.ensure(
+        await self.replier.post_answer(
             job.id,
-            f"analysis:{incident.id}",
+            slot,
             channel=incident.channel,
             thread_ts=incident.thread_ts,
-            blocks=blocks,
-            text=text,
+            answer=render_answer(result, frame),
         )
 
         def analysed(i: Incident) -> None:
             i.analyses += 1
             i.analysed_severity = i.severity
+            i.assessed_severity = primary.severity
+            i.severity_reason = enrichment.severity_reason if raised else None
             i.analysed_services = list(i.services)
             i.analysis_fallback = result.fallback
             i.analysis_summary = result.answer.summary[:500]

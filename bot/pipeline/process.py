@@ -17,7 +17,8 @@ from bot.incidents.store import IncidentStore
 from bot.pipeline.incident_flow import IncidentFlow
 from bot.pipeline.jobs import Job
 from bot.pipeline.recording import Recorder, wizard_turn
-from bot.render.blocks import render_placeholder, render_triage
+from bot.render.answer import frame_for, render_answer
+from bot.render.notes import render_placeholder
 from bot.slack.replies import Replier
 from bot.triage.wizard import Wizard
 
@@ -126,11 +127,19 @@ class Processor:
             job.id, "reply", channel=job.channel, thread_ts=job.thread_ts, blocks=blocks, text=text
         )
         result = await self.wizard.followup(job.text, turns, context)
-        blocks, text = render_triage(
-            result, alert=info.alert if info else None, heading="Follow-up", facts=facts
+        frame = frame_for(
+            info.alert if info else None,
+            "Follow-up",
+            facts=facts,
+            incident_id=incident.id if incident else None,
+            answer_ref=f"{job.id}:reply",
         )
-        await self.replier.ensure(
-            job.id, "reply", channel=job.channel, thread_ts=job.thread_ts, blocks=blocks, text=text
+        await self.replier.post_answer(
+            job.id,
+            "reply",
+            channel=job.channel,
+            thread_ts=job.thread_ts,
+            answer=render_answer(result, frame),
         )
         await self.store.add_turn(
             job.channel, job.thread_ts, Turn(role="user", text=job.text, user=job.user)
@@ -164,14 +173,15 @@ class Processor:
                 raise
             ts = None
         result = await self.wizard.question(job.text)
-        blocks, text = render_triage(result, heading=heading)
+        rendered = render_answer(result, frame_for(None, heading, answer_ref=f"{job.id}:reply"))
         if ts is None:
             assert job.response_url
-            await self.replier.respond(job.response_url, blocks, text)
+            for blocks, text in (rendered.first, rendered.plan):
+                await self.replier.respond(job.response_url, blocks, text)
             anchor = None
         else:
-            await self.replier.ensure(
-                job.id, "reply", channel=job.channel, thread_ts=thread_ts, blocks=blocks, text=text
+            await self.replier.post_answer(
+                job.id, "reply", channel=job.channel, thread_ts=thread_ts, answer=rendered
             )
             anchor = thread_ts or ts
             await self.store.set_thread(

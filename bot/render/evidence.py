@@ -3,8 +3,8 @@
 Readings that cross a threshold come first, with their query and a link to the configured
 Prometheus' graph page; those within their thresholds share one line; then Alertmanager's view.
 The same readings are in the answer's *Evidence* list as plain lines (for the audit record,
-Markdown and the thread's memory); `render_triage` leaves them out of that list in Slack
-(`hide_evidence`), so they are shown once.
+Markdown and the thread's memory); the full plan (`bot/render/answer.py`) shows this section
+under the summary and leaves those lines out of its Evidence list (`hide_evidence`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from bot.evidence.models import EvidenceItem, EvidencePack
 from bot.evidence.reading import format_value
 from bot.evidence.render import MONITORING, labels_text, movement, threshold_text
 from bot.redact import redact
-from bot.render.blocks import Block, escape_mrkdwn, link, section
+from bot.render.limits import Block, section
+from bot.render.mrkdwn import escape_mrkdwn, link
 
 MAX_QUERY = 90
 ICONS = {"alertmanager": "🔔", "deploys": "🚀", "past_incidents": "🧠", "logs": "📜"}

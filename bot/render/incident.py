@@ -14,20 +14,14 @@ from typing import Any
 
 from bot.incidents.models import Incident, IncidentAlert, Outcome
 from bot.models import SEVERITY_RANK
-from bot.render.blocks import (
-    _SEVERITY_ICON,
-    Blocks,
-    _cut,
-    _fallback,
-    _since,
-    context,
-    escape_mrkdwn,
-    fit_blocks,
-    header,
-    link,
-    section,
-    thread_url,
-)
+from bot.render.format import SEVERITY_ICON, severity_label
+from bot.render.format import since as _since
+from bot.render.format import thread_url
+from bot.render.limits import Blocks, context, fit_blocks, header
+from bot.render.limits import notification as _fallback
+from bot.render.limits import section
+from bot.render.mrkdwn import cut as _cut
+from bot.render.mrkdwn import escape_mrkdwn, link
 
 ACTION_ACK = "wizard_ack"
 ACTION_RESOLVE = "wizard_resolve"
@@ -155,9 +149,13 @@ def render_summary(
     facts: Sequence[str] = (),
     memory: Outcome | None = None,
     owner_mention: str | None = None,
+    severity: str | None = None,
+    severity_reason: str | None = None,
 ) -> tuple[Blocks, str]:
     """The summary card. `facts` are short trusted lines the caller adds (market session,
-    freeze, owner and impact from the catalog); `memory` the last similar incident's outcome."""
+    freeze, owner and impact from the catalog); `memory` the last similar incident's outcome.
+    `severity` is the assessed severity (the one the analysis and status use too) when it
+    differs from the alerts', with the reason it was raised."""
     now = now or datetime.now(UTC)
     firing, resolved = incident.firing, incident.resolved
     state = incident.state
@@ -177,7 +175,11 @@ def render_summary(
         timing = f"*resolved* after {lasted(incident.duration_s)} · opened " + escape_mrkdwn(
             incident.opened_at.strftime("%Y-%m-%d %H:%M UTC")
         )
-    sev = _SEVERITY_ICON.get(incident.severity, "⚪") + f" {incident.severity}"
+    sev = escape_mrkdwn(
+        severity_label(severity or incident.severity, incident.severity, severity_reason)
+        if severity
+        else severity_label(incident.severity)
+    )
     lines = [f"{sev} · {counts}", timing]
     if incident.services:
         lines.append("services: " + escape_mrkdwn(", ".join(incident.services[:10])))
@@ -295,12 +297,18 @@ def incidents_section(incidents: Sequence[Incident], *, now: datetime | None = N
     if not incidents:
         return []
     now = now or datetime.now(UTC)
-    ordered = sorted(incidents, key=lambda i: (SEVERITY_RANK.get(i.severity, 9), i.opened_at))
+
+    def shown(incident: Incident) -> str:
+        """The severity the analysis acted on (assessed), as on the card, else the alerts'."""
+        return incident.assessed_severity or incident.severity
+
+    ordered = sorted(incidents, key=lambda i: (SEVERITY_RANK.get(shown(i), 9), i.opened_at))
     lines = []
     for incident in ordered[: MAX_LISTED * 2]:
         where = link(thread_url(incident.channel, incident.thread_ts), "thread")
         lines.append(
-            f"{_STATE_ICON[incident.state]} *{escape_mrkdwn(incident.id)}* "
+            f"{_STATE_ICON[incident.state]} {SEVERITY_ICON.get(shown(incident), '⚪')} "
+            f"{shown(incident)} *{escape_mrkdwn(incident.id)}* "
             + escape_mrkdwn(_cut(incident.title, 120, markup=False))
             + f" — {len(incident.firing)} firing · {incident.state} · "
             f"open {_since(incident.opened_at, now)} · {where}"

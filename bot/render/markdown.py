@@ -1,28 +1,20 @@
-"""Terminal renderings: a triage answer as Markdown, and any Block Kit message as readable text.
+"""A triage answer as Markdown, for `wizard triage`: the same two screens the bot posts.
 
-`wizard triage` prints the same five-part answer the bot posts to Slack, as GitHub-style
-Markdown, so an engineer without Slack (or piping to a file for the incident record) sees
-exactly what the wizard said. `wizard demo` uses `blocks_to_text` to show what was posted to
-the sandbox Slack. Untrusted text is stripped of control and bidi characters here as well:
-in a terminal an ESC sequence in an alert or model answer could rewrite what is shown.
+An engineer without Slack (or piping to a file for the incident record) sees exactly what the
+wizard said, in the same shape as in the thread: the first screen (summary, severity and
+impact, top three actions, rollback target, confidence), then the full plan with the five parts
+from `bot.answer.PARTS`. Untrusted text is stripped of control and bidi characters: in a
+terminal an ESC sequence in an alert or model answer could rewrite what is shown.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
+from bot.answer import EXTRAS, FIRST_SCREEN_ACTIONS, PARTS
 from bot.models import Alert, TriageResult
-from bot.render.blocks import (
-    duration_ms,
-    known_rollback_version,
-    money,
-    safe_url,
-)
+from bot.render.answer import AnswerFrame, frame_for, known_rollback_version, rollback_note
+from bot.render.format import duration_ms, money, severity_label
+from bot.render.mrkdwn import safe_url
 from bot.text import clean_text
-
-_LINK = re.compile(r"<([^<>|]+)\|([^<>]*)>")
-_BARE = re.compile(r"<([^<>|]+)>")
 
 
 def _line(text: str) -> str:
@@ -65,89 +57,59 @@ def _footer(result: TriageResult) -> str:
     return " · ".join(parts)
 
 
-def triage_markdown(
-    result: TriageResult, *, alert: Alert | None = None, heading: str | None = None
-) -> str:
-    """The five-part answer as Markdown, with the fallback banner and the cost footer."""
+def _first_screen(result: TriageResult, frame: AnswerFrame) -> list[str]:
     answer = result.answer
-    plan = answer.rollback
-    if heading:
-        title = heading
-    elif alert is not None:
-        title = f"Wizard triage: {alert.name}"
-    else:
-        title = "Wizard answer"
-    out = [f"# 🧙 {_line(title)}", ""]
-    facts: list[str] = []
-    if alert is not None:
-        facts += [
-            alert.source,
-            alert.status,
-            f"severity {alert.severity}",
-            f"service {alert.service or 'unknown'}",
-            f"env {alert.environment or 'unknown'}",
-        ]
+    facts = []
+    if frame.severity:
+        facts.append(severity_label(frame.severity, frame.raised_from, frame.severity_reason))
+    if frame.headline:
+        facts.append(frame.headline)
     facts.append(f"confidence {answer.confidence}")
-    out += [f"_{_line(' · '.join(facts))}_", ""]
-    if alert is not None:
-        links = [
-            f"[{label}]({url})"
-            for url, label in (
-                (alert.links.source, "source"),
-                (alert.links.dashboard, "dashboard"),
-                (alert.links.runbook, "alert runbook"),
-            )
-            if url and safe_url(url)
-        ]
-        if links:
-            out += [" · ".join(links), ""]
+    out = [f"# 🧙 {_line(frame.title)}", "", clean_text(answer.summary).strip() or "_No summary._"]
+    out += ["", f"_{_line(' · '.join(facts))}_", ""]
     if result.fallback:
         reason = _line(result.fallback_reason or "no reason recorded") or "unknown"
-        out += [
-            f"> ⚠️ **Runbook fallback** — the model was unavailable: {reason}",
-            "> This answer comes from the matched runbook, not from the model.",
-            "",
-        ]
-    out += [
-        "## Summary",
-        clean_text(answer.summary).strip() or "_No summary given._",
-        "",
-        "## 1. Immediate actions",
-        _list(answer.immediate_actions, numbered=True),
-        "",
-        "## 2. Implementation plan",
-        _list(answer.implementation_plan, numbered=True),
-        "",
-        "## 3. Monitoring strategy",
-        _list(answer.monitoring_strategy),
-        "",
-        "## 4. Risk mitigation",
-        _list(answer.risk_mitigation),
-        "",
-        "### Rollback plan",
-        f"Target: {_rollback_target(result)}",
-        "",
-        "**Steps:**",
-        _list(plan.steps, numbered=True),
-        "",
-        "**Verification:**",
-        _list(plan.verification),
-        "",
-        "**Abort criteria:**",
-        _list(plan.abort_criteria),
-        "",
-        "## 5. Performance benchmarks / success criteria",
-        _list(answer.success_criteria),
-        "",
-    ]
-    for label, items in (
-        ("Clarifying questions", answer.clarifying_questions),
-        ("Evidence", answer.evidence),
-        ("Compliance notes", answer.compliance_notes),
-        ("Notes", result.notes),
-    ):
+        out += [f"> ⚠️ **Runbook fallback** — the model was unavailable: {reason}", ""]
+    actions = [a for a in answer.immediate_actions if a.strip()]
+    out += ["**Do now**", _list(actions[:FIRST_SCREEN_ACTIONS], numbered=True)]
+    if len(actions) > FIRST_SCREEN_ACTIONS:
+        out.append(f"_+{len(actions) - FIRST_SCREEN_ACTIONS} more in the plan below_")
+    out += ["", f"**Rollback target:** {_rollback_target(result)}", ""]
+    return out
+
+
+def _full_plan(result: TriageResult, frame: AnswerFrame) -> list[str]:
+    answer = result.answer
+    plan = answer.rollback
+    out = ["---", "", f"# 📋 Full plan · {_line(frame.title)}", ""]
+    links = [f"[{label}]({url})" for url, label in frame.links if url and safe_url(url)]
+    if links:
+        out += [" · ".join(links), ""]
+    out += [f"- {_line(f)}" for f in frame.facts]
+    if frame.facts:
+        out.append("")
+    if result.fallback:
+        out += ["> This answer comes from the matched runbook, not from the model.", ""]
+    out += ["## Summary", clean_text(answer.summary).strip() or "_No summary given._", ""]
+    for part in PARTS:
+        items: list[str] = getattr(answer, part.fields[0])
+        out += [f"## {part.number}. {part.title}", _list(items, numbered=part.numbered), ""]
+        if "rollback" in part.fields:
+            note = rollback_note(plan)
+            out += ["### Rollback plan", f"Target: {_rollback_target(result)}", ""]
+            if note:
+                out += [f"_{_line(note)}_", ""]
+            if any(p.strip() for p in plan.preconditions):
+                out += ["**Preconditions:**", _list(plan.preconditions), ""]
+            out += ["**Steps:**", _list(plan.steps, numbered=True), ""]
+            out += ["**Verification:**", _list(plan.verification), ""]
+            out += ["**Abort criteria:**", _list(plan.abort_criteria), ""]
+    for extra in EXTRAS:
+        items = getattr(answer, extra.key)
         if any(str(item).strip() for item in items):
-            out += [f"## {label}", _list(items), ""]
+            out += [f"## {extra.title}", _list(items), ""]
+    if any(n.strip() for n in result.notes):
+        out += ["## Notes", _list(result.notes), ""]
     if result.runbook is not None:
         ref = result.runbook
         label = _line(ref.title) or _line(ref.id)
@@ -155,77 +117,16 @@ def triage_markdown(
         shown = f"[{label}]({url})" if url else f"{label} (`{_line(ref.id)}`, {_line(ref.path)})"
         out += [f"📖 **Runbook:** {shown}", ""]
     out += ["---", _footer(result)]
-    return "\n".join(out) + "\n"
+    return out
 
 
-def _unslack(text: str) -> str:
-    """Slack mrkdwn markup as plain text: links, mentions and the three entities."""
-    text = _LINK.sub(lambda m: _label(m.group(1), m.group(2)), text)
-    text = _BARE.sub(lambda m: _label(m.group(1), ""), text)
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return clean_text(text)
+def answer_markdown(result: TriageResult, frame: AnswerFrame) -> str:
+    """The first screen, then the full five-part plan, as Markdown."""
+    return "\n".join([*_first_screen(result, frame), *_full_plan(result, frame)]) + "\n"
 
 
-def _label(target: str, label: str) -> str:
-    if target.startswith("!"):  # <!channel>, <!subteam^ID|@team>, <!date^…|fallback>
-        return label or "@" + target[1:].split("^")[0]
-    if target.startswith(("@", "#")):
-        return label if label.startswith(("@", "#")) else target[0] + (label or target[1:])
-    url = target.replace("&amp;", "&")
-    return f"{label} ({url})" if label and label != url else url
-
-
-def _text(obj: Any) -> str:
-    if isinstance(obj, dict) and isinstance(obj.get("text"), str):
-        return _unslack(obj["text"]) if obj.get("type") != "plain_text" else clean_text(obj["text"])
-    return ""
-
-
-def _rich_text(element: Any) -> str:
-    """Best-effort text of a rich_text element tree."""
-    if isinstance(element, dict):
-        if element.get("type") == "text":
-            return clean_text(element.get("text", ""))
-        if element.get("type") == "link":
-            return clean_text(element.get("text") or element.get("url", ""))
-        if element.get("type") in ("user", "usergroup", "channel"):
-            return "@" + clean_text(element.get("user_id") or element.get("channel_id") or "")
-        return "".join(_rich_text(e) for e in element.get("elements") or [])
-    return ""
-
-
-def blocks_to_text(blocks: list[dict[str, Any]]) -> str:
-    """A readable rendering of a Block Kit message for a terminal."""
-    lines: list[str] = []
-    for block in blocks:
-        if not isinstance(block, dict):
-            continue
-        kind = block.get("type")
-        if kind == "header":
-            title = _text(block.get("text"))
-            lines += [title, "═" * min(max(len(title), 3), 70)]
-        elif kind == "section":
-            lines += _text(block.get("text")).splitlines()
-            lines += [_text(field) for field in block.get("fields") or []]
-        elif kind == "context":
-            parts = []
-            for element in block.get("elements") or []:
-                if isinstance(element, dict) and element.get("type") == "image":
-                    parts.append(f"[{clean_text(element.get('alt_text', 'image'))}]")
-                else:
-                    parts.append(_text(element))
-            lines.append("  " + " · ".join(p for p in parts if p))
-        elif kind == "divider":
-            lines.append("─" * 40)
-        elif kind == "markdown":
-            lines += clean_text(block.get("text", "")).splitlines()
-        elif kind == "image":
-            lines.append(f"[image: {clean_text(block.get('alt_text', ''))}]")
-        elif kind == "actions":
-            labels = [
-                _text(e.get("text")) for e in block.get("elements") or [] if isinstance(e, dict)
-            ]
-            lines.append("  " + " ".join(f"[ {label} ]" for label in labels if label))
-        elif kind == "rich_text":
-            lines += _rich_text(block).splitlines()
-    return "\n".join(lines)
+def triage_markdown(
+    result: TriageResult, *, alert: Alert | None = None, heading: str | None = None
+) -> str:
+    """`answer_markdown` with the usual frame for `alert` (or `heading`)."""
+    return answer_markdown(result, frame_for(alert, heading))

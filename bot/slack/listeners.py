@@ -36,14 +36,9 @@ from bot.freeze.store import FreezeReplayed, FreezeStale
 from bot.incidents.store import IncidentStore
 from bot.pipeline.intake import Intake
 from bot.pipeline.jobs import Job
-from bot.render.blocks import (
-    escape_mrkdwn,
-    render_error,
-    render_help,
-    render_runbook,
-    render_status,
-)
 from bot.render.incident import ACTION_RUNBOOK, ACTIONS, incidents_section
+from bot.render.mrkdwn import escape_mrkdwn
+from bot.render.notes import render_error, render_help, render_runbook, render_status
 from bot.slack.access import AccessPolicy, TeamGate, channel_denial_text, record_denial
 from bot.text import clean_text
 from bot.triage.runbooks import RunbookCatalog

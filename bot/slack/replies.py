@@ -18,6 +18,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot import metrics
 from bot.context.pseudonyms import Pseudonyms
 from bot.redact import redact, redact_obj
+from bot.render.answer import RenderedAnswer
 from bot.store.ledger import JobLedger
 
 log = structlog.get_logger(__name__)
@@ -85,6 +86,29 @@ class Replier:
         metrics.REPLIES.labels("posted").inc()
         await self.ledger.set(job_id, **{f"{slot}_ts": ts, f"{slot}_state": "posted"})
         log.info("reply_posted", job_id=job_id, slot=slot, channel=channel, ts=ts)
+        return ts
+
+    async def post_answer(
+        self,
+        job_id: str,
+        slot: str,
+        *,
+        channel: str,
+        thread_ts: str | None,
+        answer: RenderedAnswer,
+    ) -> str:
+        """Post (once each) an answer's first screen under `slot` and its full plan right after
+        it in the same thread (`plan:<slot>`); returns the first screen's ts, which the thread
+        and the incident point at."""
+        blocks, text = answer.first
+        ts = await self.ensure(
+            job_id, slot, channel=channel, thread_ts=thread_ts, blocks=blocks, text=text
+        )
+        blocks, text = answer.plan
+        await self.ensure(
+            job_id, f"plan:{slot}", channel=channel, thread_ts=thread_ts or ts, blocks=blocks,
+            text=text,
+        )  # fmt: skip
         return ts
 
     @staticmethod

@@ -291,14 +291,3 @@ def history_plan(
     )
 
 
-def rollback_note(plan: RollbackPlan) -> str | None:
-    """One line for the renderer: where the plan came from, when that is worth saying."""
-    if plan.replaced:
-        listed = ", ".join(plan.rejected_versions[:5]) or "a version"
-        return (
-            f"The model's plan named versions not in deploy history ({listed}); replaced with "
-            "the plan built from deploy history."
-        )
-    if plan.source == "history" and plan.deploy is None:
-        return "No deploy of this service is recorded before the alert started: target unknown."
-    return None

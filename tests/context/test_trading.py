@@ -39,7 +39,16 @@ async def test_tier1_alert_minutes_before_the_london_open_is_critical(clock: Mar
     monday = datetime(2026, 11, 30, 7, 52, tzinfo=UTC)  # 07:52 London, LSE opens 08:00
     enrichment = await context_at(clock, monday)(alert("order-gateway"))
     assert enrichment.severity == "critical"
-    assert enrichment.owner_mention == "<!subteam^S0ORDERGW>"
+    # The owner group by name: it reads "@EU Order Entry" wherever Slack cannot resolve it.
+    assert enrichment.owner_mention == "<!subteam^S0ORDERGW|@EU Order Entry>"
+    # The first screen's impact/session line: short, with the most pressing venue.
+    assert enrichment.headline is not None and len(enrichment.headline) <= 200
+    assert (
+        enrichment.headline.startswith("tier 1 · ")
+        and "owner EU Order Entry" in enrichment.headline
+    )
+    assert "XLON opens in 8 min" in enrichment.headline
+    assert enrichment.source_severity is not None and enrichment.source_severity != "critical"
     assert any(f.startswith("serves: order-gateway (tier 1)") for f in enrichment.facts)
     markets = [f for f in enrichment.facts if f.startswith("market: ")]
     assert any("XLON" in f for f in markets) and any("XETR" in f for f in markets)

@@ -143,7 +143,7 @@ async def test_socket_mode_serves_health_and_sigterm_drains_the_job_in_hand(
     draining = next(entry for entry in logs if entry.get("event") == "wizard_draining")
     assert draining["drain_s"] == 35.0  # WIZARD_LLM_DEADLINE_S + 15 by default
     replies = [m for m in sandbox.replies("C0ALERTS", message["ts"]) if m["ts"] != message["ts"]]
-    assert len(replies) == 2  # the incident summary card and the analysis
+    assert len(replies) == 3  # the incident summary card and the analysis (+ its full plan)
     text = json.dumps(replies)
     assert "Immediate actions" in text and "fallback" not in text.lower()  # the model's answer
     assert llm.calls == 1

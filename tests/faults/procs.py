@@ -310,7 +310,7 @@ def finals(sandbox: SlackSandbox, channel: str, ts: str) -> list[dict[str, Any]]
 
 
 def is_final(message: dict[str, Any]) -> bool:
-    """A finished triage (model or runbook), not the "looking into it" placeholder."""
+    """A finished triage (model or runbook): its full plan, the last of its two messages."""
     return "Immediate actions" in json.dumps(message.get("blocks") or [])
 
 

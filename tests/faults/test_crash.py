@@ -87,14 +87,14 @@ async def test_sigkill_mid_job_is_finished_exactly_once_by_the_next_process(
 
         replies = bot_replies(sandbox, ALERT_CHANNEL, ts)
         # the summary card posted before the crash is reused (edited), the analysis posted once
-        assert len(replies) == 2 and replies[0]["ts"] == placeholder["ts"], "summary re-posted"
-        assert not is_final(replies[0]) and is_final(replies[1])
+        assert len(replies) == 3 and replies[0]["ts"] == placeholder["ts"], "summary re-posted"
+        assert not is_final(replies[0]) and is_final(replies[2])  # first screen, then the plan
         posts = [
             c
             for c in sandbox.calls
             if c.method == "chat.postMessage" and c.params.get("thread_ts") == ts
         ]
-        assert len(posts) == 2, f"{len(posts)} posts in the thread\n{fleet}"
+        assert len(posts) == 3, f"{len(posts)} posts in the thread\n{fleet}"
         assert second.events("jobs_reclaimed"), str(second)
         assert len(second.events("job_done")) == 1
 
@@ -158,8 +158,8 @@ async def test_sigkill_while_posting_is_recovered_from_the_thread_not_posted_twi
                 await asyncio.sleep(0.05)
         replies = bot_replies(sandbox, ALERT_CHANNEL, ts)
         # the orphaned summary card is found and edited, not posted again; then the analysis
-        assert len(replies) == 2 and replies[0]["ts"] == orphan["ts"], f"posted twice\n{fleet}"
-        assert is_final(replies[1]) and not is_final(replies[0])
+        assert len(replies) == 3 and replies[0]["ts"] == orphan["ts"], f"posted twice\n{fleet}"
+        assert is_final(replies[2]) and not is_final(replies[0])
         assert second.events("reply_recovered"), str(second)
         job_id = f"msg:{ALERT_CHANNEL}:{ts}"
         records = [r for r in await AuditLog(own_client).records() if r.get("job_id") == job_id]

@@ -123,14 +123,14 @@ async def test_redis_restart_mid_storm_loses_and_duplicates_nothing(
         assert bot.alive, str(bot)
         for ts in threads:
             replies = bot_replies(sandbox, ALERT_CHANNEL, ts)
-            assert len(replies) == 2, f"thread {ts}: {len(replies)} replies\n{fleet}"
+            assert len(replies) == 3, f"thread {ts}: {len(replies)} replies\n{fleet}"
             assert len(finals(sandbox, ALERT_CHANNEL, ts)) == 1
             posts = [
                 c
                 for c in sandbox.calls
                 if c.method == "chat.postMessage" and c.params.get("thread_ts") == ts
             ]
-            assert len(posts) == 2, f"thread {ts}: {len(posts)} posts"  # summary + analysis
+            assert len(posts) == 3, f"thread {ts}: {len(posts)} posts"  # summary + analysis + plan
         triage = [r for r in await AuditLog(own_client).records() if r["kind"] == "triage"]
         jobs = sorted(r["job_id"] for r in triage)
         assert jobs == sorted(f"msg:{ALERT_CHANNEL}:{ts}" for ts in threads), "audit per job"

@@ -60,14 +60,14 @@ async def _assert_each_answered_once(
     await asyncio.sleep(0.5)  # a late duplicate would post now
     for ts in threads:
         replies = bot_replies(sandbox, ALERT_CHANNEL, ts)
-        assert len(replies) == 2, f"thread {ts}: {len(replies)} replies\n{fleet}"
+        assert len(replies) == 3, f"thread {ts}: {len(replies)} replies\n{fleet}"
         assert len(finals(sandbox, ALERT_CHANNEL, ts)) == 1
         posts = [
             c
             for c in sandbox.calls
             if c.method == "chat.postMessage" and c.params.get("thread_ts") == ts
         ]
-        assert len(posts) == 2, f"thread {ts}: {len(posts)} posts"  # summary + analysis
+        assert len(posts) == 3, f"thread {ts}: {len(posts)} posts"  # summary + analysis + plan
     triage = [r for r in await AuditLog(client).records() if r["kind"] == "triage"]
     assert sorted(r["job_id"] for r in triage) == sorted(
         f"msg:{ALERT_CHANNEL}:{ts}" for ts in threads

@@ -160,14 +160,14 @@ async def test_slack_fault_is_retried_and_the_reply_lands_once(
         )
 
     replies = bot_replies(sandbox, ALERT_CHANNEL, ts)
-    assert len(replies) == 2, f"{len(replies)} replies\n{world.bot}"  # summary + analysis
+    assert len(replies) == 3, f"{len(replies)} replies\n{world.bot}"  # summary, analysis, plan
     assert len(finals(sandbox, ALERT_CHANNEL, ts)) == 1
     calls = _thread_calls(sandbox, fault.method, ts)
     assert len(calls) >= fault.times + 1, calls  # each failure was followed by a retry
     if fault.method == "chat.postMessage":
         # only the last attempt reached the handler: one summary card however many tries,
-        # then the analysis
-        assert len(calls) == fault.times + 2, calls
+        # then the analysis (its first screen and its full plan)
+        assert len(calls) == fault.times + 3, calls
     figures: dict[str, object] = {"answered_s": round(answered_s, 2), "calls": len(calls)}
     if fault.retry_after is not None:
         waited = calls[1].at - calls[0].at

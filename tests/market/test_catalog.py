@@ -25,7 +25,7 @@ def test_example_catalog_loads_with_real_runbooks(catalog: ServiceCatalog) -> No
     assert gateway is not None
     assert gateway.tier == 1
     assert gateway.slack_group == "S0ORDERGW"
-    assert gateway.mention == "<!subteam^S0ORDERGW>"
+    assert gateway.mention == "<!subteam^S0ORDERGW|@EU Order Entry>"
     assert gateway.venues == ["XLON", "XETR", "XPAR", "XAMS"]  # friendly names → MICs
     assert "order-gateway-latency-open" in gateway.runbooks
 

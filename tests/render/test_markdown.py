@@ -5,15 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.models import RollbackPlan, RunbookRef, Usage
-from bot.render.blocks import render_help, render_status, render_triage
-from bot.render.markdown import blocks_to_text, triage_markdown
-from tests.render.test_blocks import HOSTILE, ZERO_WIDTH, make_alert, make_answer, make_result
+from bot.render.markdown import triage_markdown
+from bot.render.notes import render_help, render_status
+from bot.render.text import blocks_to_text
+from tests.render.helpers import ZERO_WIDTH, make_alert, make_answer, make_result, plan
+from tests.render.test_blocks import HOSTILE
 
 SECTIONS = [
     "## 1. Immediate actions",
     "## 2. Implementation plan",
     "## 3. Monitoring strategy",
-    "## 4. Risk mitigation",
+    "## 4. Risk mitigation (incl. rollback)",
     "### Rollback plan",
     "## 5. Performance benchmarks / success criteria",
 ]
@@ -21,7 +23,12 @@ SECTIONS = [
 
 def test_markdown_has_all_five_sections_in_order() -> None:
     out = triage_markdown(make_result(), alert=make_alert())
-    assert out.startswith("# 🧙 Wizard triage: OrderGatewayLatencyHigh\n")
+    assert out.startswith("# 🧙 OrderGatewayLatencyHigh on oms\n")
+    # The first screen, as in Slack: summary, top actions and rollback target before the plan.
+    head, _, rest = out.partition("# 📋 Full plan · OrderGatewayLatencyHigh on oms")
+    assert rest and "**Do now**\n1. Page the OMS on-call" in head
+    assert "**Rollback target:** `v1.4.2` (from deploy history)" in head
+    assert "confidence medium" in head and "## 1." not in head
     positions = [out.index(title) for title in SECTIONS]
     assert positions == sorted(positions)
     assert "1. Page the OMS on-call\n2. Freeze deploys to oms" in out
@@ -60,6 +67,7 @@ def test_markdown_fallback_banner_and_unknown_rollback() -> None:
     assert out.startswith("# 🧙 Follow-up\n")
     assert "> ⚠️ **Runbook fallback** — the model was unavailable: circuit open" in out
     assert out.index("Runbook fallback") < out.index("## 1. Immediate actions")
+    assert out.index("**Rollback target:** **unknown") < out.index("## 1. Immediate actions")
     assert "**unknown — confirm from deploy history**" in out
     assert "**Steps:**\n_none_" in out
     assert "## Evidence" not in out and "## Clarifying questions" not in out
@@ -75,14 +83,15 @@ def test_markdown_strips_terminal_escapes_and_invisibles() -> None:
     assert "1. <!channel>" in out  # terminal text is shown as written, not Slack-escaped
     assert "2. ok\n   second line" in out
     assert "3." not in out.split("## 2.")[0].split("## 1.")[1]
+    assert "**Do now**\n1. <!channel> <@U1>" in out
 
 
 def test_blocks_to_text_renders_a_triage_message() -> None:
     answer = make_answer(summary="p99 <!channel> & friends")
-    blocks, _ = render_triage(make_result(answer), alert=make_alert())
+    blocks, _ = plan(make_result(answer), make_alert())
     text = blocks_to_text(blocks)
     lines = text.split("\n")
-    assert lines[0] == "🧙 Wizard triage: OrderGatewayLatencyHigh"
+    assert lines[0] == "📋 Full plan · OrderGatewayLatencyHigh on oms"
     assert set(lines[1]) == {"═"}
     assert "p99 <!channel> & friends" in text  # entities decoded for the terminal
     assert "dashboard (https://grafana.example.com/d/oms)" in text

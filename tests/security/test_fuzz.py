@@ -19,9 +19,11 @@ from slack_sdk.models.blocks import Block
 
 from bot.alerts.common import MAX_DESCRIPTION, MAX_LABEL_CHARS, MAX_LABELS, MAX_NAME, MAX_SUMMARY
 from bot.alerts.registry import MAX_ALERTS, parse_payload
+from bot.devtools.slack import check_message
 from bot.models import Alert, RollbackPlan, RunbookRef, TriageAnswer, TriageResult, Usage
 from bot.redact import redact
-from bot.render.blocks import MAX_BLOCKS, MAX_HEADER, MAX_SECTION, render_triage
+from bot.render.answer import FIRST_SCREEN_MAX, frame_for, render_answer
+from bot.render.limits import MAX_BLOCKS, MAX_HEADER, MAX_SECTION, visible_chars
 from bot.triage.guard import GuardPolicy, clean_string
 
 FUZZ = settings(
@@ -202,7 +204,9 @@ def _block_texts(block: dict[str, Any]) -> list[str]:
     out = []
     if isinstance(block.get("text"), dict):
         out.append(block["text"]["text"])
-    out += [e["text"] for e in block.get("elements") or [] if "text" in e]
+    for element in block.get("elements") or []:
+        label = element.get("text")
+        out += [label["text"] if isinstance(label, dict) else label] if label else []
     out += [f["text"] for f in block.get("fields") or []]
     return out
 
@@ -230,16 +234,19 @@ def _block_texts(block: dict[str, Any]) -> list[str]:
 def test_render_triage_is_always_a_valid_slack_payload(
     result: TriageResult, alert: Alert | None, heading: str | None
 ) -> None:
-    blocks, fallback_text = render_triage(result, alert=alert, heading=heading)
-    assert 0 < len(blocks) <= MAX_BLOCKS
-    assert fallback_text.strip()
-    for block in blocks:
-        if block["type"] == "header":
-            assert 0 < len(block["text"]["text"]) <= MAX_HEADER
-        if block["type"] == "section" and "text" in block:
-            assert 0 < len(block["text"]["text"]) <= MAX_SECTION
-        assert all(t.strip() for t in _block_texts(block))
-        Block.parse(block).validate_json()
+    rendered = render_answer(result, frame_for(alert, heading, incident_id="INC-1", answer_ref="j"))
+    assert visible_chars(rendered.first[0]) <= FIRST_SCREEN_MAX
+    for blocks, fallback_text in (rendered.first, rendered.plan):
+        assert 0 < len(blocks) <= MAX_BLOCKS
+        assert fallback_text.strip()
+        for block in blocks:
+            if block["type"] == "header":
+                assert 0 < len(block["text"]["text"]) <= MAX_HEADER
+            if block["type"] == "section" and "text" in block:
+                assert 0 < len(block["text"]["text"]) <= MAX_SECTION
+            assert all(t.strip() for t in _block_texts(block))
+            Block.parse(block).validate_json()
+        check_message(fallback_text, blocks)  # what the local Slack (and Slack) accept
 
 
 # --------------------------------------------------------------------------- redact

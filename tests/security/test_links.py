@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.render.blocks import link, safe_url
+from bot.render.mrkdwn import link, safe_url
 
 
 @pytest.mark.parametrize(

@@ -159,7 +159,7 @@ async def test_allowed_team_is_served(team_bot: Bot) -> None:
     assert ack["response_type"] == "in_channel"
     await bot.drain()
     assert await queued(bot) == 2  # the probe the refusal tests rely on does count jobs
-    assert len(bot.thread(ALERT_CHANNEL, ts)) == 2  # incident summary + analysis
+    assert len(bot.thread(ALERT_CHANNEL, ts)) == 3  # incident summary + analysis + plan
     assert [m for m in bot.sandbox.messages(ASK_CHANNEL) if m.get("bot_id")]
     assert await denials(bot) == []
 
@@ -224,9 +224,9 @@ async def test_allowed_channel_and_alert_threads_still_work(channel_bot: Bot) ->
     answers = [
         m for m in bot.sandbox.messages(ASK_CHANNEL, include_replies=True) if m.get("bot_id")
     ]
-    assert len(answers) == 2
+    assert len(answers) == 4  # two answers, each with its full plan
     wizard_replies = [m for m in bot.thread(ALERT_CHANNEL, ts) if m.get("bot_id")]
-    assert len(wizard_replies) == 3  # the summary, the triage and the follow-up answer
+    assert len(wizard_replies) == 5  # the summary, the triage and the follow-up answer (+ plans)
     assert await denials(bot) == []
     assert not bot.calls("chat.postEphemeral")
 

@@ -10,9 +10,10 @@ import pytest
 
 from bot.models import Alert, Context, Deploy, RollbackPlan, TriageAnswer
 from bot.triage.llm import ModelClient
+from bot.render.answer import rollback_note
 from bot.triage.paths import RUNBOOKS_DIR
 from bot.triage.prompts import load_prompts
-from bot.triage.rollback import history_plan, plan_from_history, rollback_note, suspect_deploy
+from bot.triage.rollback import history_plan, plan_from_history, suspect_deploy
 from bot.triage.runbooks import RunbookCatalog
 from bot.triage.versions import allowed_versions, check_model_plan, version_tokens
 from bot.triage.wizard import Wizard
