@@ -47,6 +47,7 @@ PART_BUDGET = 1000
 ROLLBACK_BUDGET = 1800
 PLAN_SUMMARY = 800
 PLAN_FACTS = 1000
+EXTRA_BUDGET = 2500
 """Characters per part of the full plan, so one runaway part cannot push another out of the
 message (Slack's ~12k total): all five parts are always there, each cut with a visible note."""
 ACTION_LIMITS = (240, 170, 110)
@@ -275,19 +276,23 @@ def what_changed(deploys: Sequence[Deploy], window_h: float) -> Block:
     return section(f"*What changed*\n{body}")
 
 
-def bounded(items: Sequence[str], budget: int, *, numbered: bool = False) -> str:
+def bounded(
+    items: Sequence[str], budget: int, *, numbered: bool = False, item_limit: int | None = None
+) -> str:
     """`bullets`, keeping whole items while they fit `budget`, then "…N more" (the full list
-    is in the audit record and `wizard triage`)."""
+    is in the audit record and `wizard triage`). Items are cut at `item_limit` (default: half
+    the budget) so one runaway item cannot take the whole share."""
+    limit = item_limit or min(MAX_ITEM, max(200, budget // 2))
     kept: list[str] = []
     used = 0
     listed = [i for i in items if i.strip()]
     for item in listed:
-        line = bullets([item], limit=min(MAX_ITEM, max(120, budget // 3)))
+        line = bullets([item], limit=limit)
         if kept and used + len(line) + 1 > budget:
             break
         kept.append(item)
         used += len(line) + 1
-    text = bullets(kept, numbered=numbered, limit=min(MAX_ITEM, max(120, budget // 3)))
+    text = bullets(kept, numbered=numbered, limit=limit)
     if len(listed) > len(kept):
         text += f"\n_…{len(listed) - len(kept)} more, {TRUNCATED_HINT}_"
     return text if kept else NONE
@@ -355,7 +360,8 @@ def full_plan(result: TriageResult, frame: AnswerFrame) -> Message:
         if extra.key == "evidence":
             items = [e for e in items if e not in frame.hide_evidence]
         if any(str(item).strip() for item in items):
-            blocks.append(section(f"*{extra.title}*\n{bounded(items, PART_BUDGET)}"))
+            body = bounded(items, EXTRA_BUDGET, item_limit=MAX_ITEM)
+            blocks.append(section(f"*{extra.title}*\n{body}"))
     if any(n.strip() for n in result.notes):
         blocks.append(section(f"*Notes*\n{bounded(result.notes, PART_BUDGET)}"))
     if result.runbook is not None:

@@ -22,7 +22,7 @@ from bot.store.embedded import EmbeddedRedis
 from tests.evidence.conftest import ERROR_RATIO
 from tests.evidence.test_pack import Trap
 from tests.fakes.anthropic_api import FakeAnthropic, user_text
-from tests.harness import ALERT_CHANNEL, blocks_text, settings_for, start_bot, stop_bot
+from tests.harness import ALERT_CHANNEL, settings_for, start_bot, stop_bot
 
 PAYLOADS = Path(__file__).parents[2] / "bot" / "demo" / "payloads"
 
@@ -64,7 +64,7 @@ async def test_analysis_shows_the_live_value_of_the_alerts_query(
         assert await bot.hook("/hooks/alertmanager", _webhook(trap.port)) == 200
         await bot.drain()
         (root,) = [m for m in sandbox.messages(ALERT_CHANNEL) if m.get("bot_id")]
-        text = blocks_text(bot.answer(ALERT_CHANNEL, root["ts"]))
+        text = bot.answer_text(ALERT_CHANNEL, root["ts"])
         audit = [r for r in await bot.runtime.audit.records() if r["kind"] == "triage"]
     finally:
         await stop_bot(bot)

@@ -16,7 +16,7 @@ import pytest
 from bot.devtools.slack import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic, Scripted
-from tests.harness import ALERT_CHANNEL, Bot, blocks_text, settings_for, start_bot, stop_bot
+from tests.harness import ALERT_CHANNEL, Bot, settings_for, start_bot, stop_bot
 from tests.test_end_to_end import alert_message
 
 USAGE = {
@@ -54,7 +54,7 @@ async def test_thinking_answer_is_posted_and_audited_at_published_price(
     assert llm.calls == 1
     sent = llm.requests[0]["body"]
     assert sent["model"] == "claude-sonnet-5-5" and sent["thinking"] == {"type": "adaptive"}
-    text = blocks_text(bot.answer(ALERT_CHANNEL, ts))
+    text = bot.answer_text(ALERT_CHANNEL, ts)
     assert "fake model answer" in text and "fallback" not in text.lower()
     assert "$0.0074" in text  # the footer
     record = await triage_record(bot)
@@ -71,7 +71,7 @@ async def test_cut_off_answer_falls_back_with_the_reason_and_the_cost(
     llm.script(Scripted.max_tokens(usage=USAGE))
     ts = await bot.post_alert(alert_message("KafkaConsumerLagHigh", "risk-engine"))
     await bot.settle()
-    text = blocks_text(bot.answer(ALERT_CHANNEL, ts))
+    text = bot.answer_text(ALERT_CHANNEL, ts)
     assert "fallback" in text.lower() and "max_tokens" in text
     record = await triage_record(bot)
     assert record["fallback"] is True and "WIZARD_LLM_MAX_TOKENS" in record["fallback_reason"]

@@ -9,8 +9,8 @@ import anthropic
 import pytest
 
 from bot.models import Alert, Context, Deploy, RollbackPlan, TriageAnswer
-from bot.triage.llm import ModelClient
 from bot.render.answer import rollback_note
+from bot.triage.llm import ModelClient
 from bot.triage.paths import RUNBOOKS_DIR
 from bot.triage.prompts import load_prompts
 from bot.triage.rollback import history_plan, plan_from_history, suspect_deploy
