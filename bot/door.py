@@ -74,7 +74,7 @@ def echo(text: object, limit: int = 300, *, escape: bool = True) -> str:
     secrets and identifiers masked, foreign tokens neutralised, mentions and links removed,
     mrkdwn escaped, cut to `limit`. Acks are posted by Slack as the bot, so they must never
     carry what the door would not store, nor ping a channel."""
-    from bot.render.blocks import escape_mrkdwn
+    from bot.render.mrkdwn import escape_mrkdwn
     from bot.triage.guard import GuardPolicy, clean_string
 
     value = redact(_neutralise(str(text)))
