@@ -142,7 +142,7 @@ async def test_model_calls_the_offered_tools_and_reads_real_answers(
     steps = " ".join(posts + updates)
     assert "querying Prometheus: wizard_http_error_ratio" in steps
     assert "reading Alertmanager" in steps and "reading deploy history" in steps
-    assert "Wizard triage" in blocks_text(answer)
+    assert "*Do now*" in blocks_text(answer) and "Looking into" not in blocks_text(answer)
 
 
 async def test_past_the_budget_the_model_answers_with_what_it_has(
