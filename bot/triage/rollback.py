@@ -289,5 +289,3 @@ def history_plan(
         namespace=alert.labels.get("namespace"),
         runbook_steps=runbook_steps,
     )
-
-
