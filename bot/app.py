@@ -65,6 +65,7 @@ from bot.slack.replies import Replier
 from bot.store.connection import connect
 from bot.store.embedded import EmbeddedRedis
 from bot.store.ledger import JobLedger
+from bot.triage.facts import load_template as load_facts_template
 from bot.triage.investigate import Investigator
 from bot.triage.paths import PROMPTS_DIR, RUNBOOKS_DIR
 from bot.triage.prompts import load_prompts
@@ -184,6 +185,7 @@ def build_wizard(settings: Settings, pseudonyms: Pseudonyms | None = None) -> Wi
         pseudonyms=pseudonyms,
         allow_mass_mentions=settings.allow_mass_mentions,
         allowed_link_domains=settings.allowed_link_domains,
+        facts_template=load_facts_template(settings.prompts_dir),
     )
 
 

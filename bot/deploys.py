@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.models import Deploy
+from bot.triage.facts import safe_version
 from bot.triage.versions import version_tokens
 
 SHORT_SHA = 12
@@ -74,6 +75,14 @@ def _validated(shape: str, fields: dict[str, Any]) -> Deploy:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise ValueError(f"{shape}: {where}: {first['msg']}") from None
+    for name in ("version", "previous_version"):
+        value = getattr(deploy, name)
+        if value is not None and safe_version(value) is None:
+            # versions reach the model's trusted facts and rollback commands: one strict token
+            raise ValueError(
+                f"{shape}: {name} must be one token of letters, digits and ._+:@- "
+                "(at most 64 characters)"
+            )
     if deploy.at.tzinfo is None:  # CI without a zone means UTC; comparisons must not raise
         deploy = deploy.model_copy(update={"at": deploy.at.replace(tzinfo=UTC)})
     return deploy

@@ -254,7 +254,8 @@ async def test_deploy_then_alert_rollback_target_is_previous_version(
     await bot.drain()
     text = bot.answer_text(ALERT_CHANNEL, ts)
     assert "2026.11.27-1" in text  # ...and it is replaced by the one from history
-    assert "9.9.9-invented" in text  # the note says what was replaced
+    # the note says a version was replaced, but never posts the invented one (issue 12)
+    assert "9.9.9-invented" not in text and "not in the deploy history" in text
     prompt = json.dumps(llm.requests[-1]["body"]["messages"])
     assert "2026.11.27-1" in prompt and "ci-bot" in prompt
 

@@ -135,10 +135,11 @@ def rollback_target(result: TriageResult) -> str:
 def rollback_note(plan: RollbackPlan) -> str | None:
     """One line on where the plan came from, when that is worth saying."""
     if plan.replaced:
-        listed = ", ".join(plan.rejected_versions[:5]) or "a version"
+        # the invented versions are kept for the audit record, never shown (issue 12)
+        count = len([v for v in plan.rejected_versions if v]) or 1
         return (
-            f"The model's plan named versions not in deploy history ({listed}); replaced with "
-            "the plan built from deploy history."
+            f"The model's plan named {count} version(s) not in deploy history (kept in the audit "
+            "record, never shown); replaced with the plan built from deploy history."
         )
     if plan.source == "history" and plan.deploy is None:
         return "No deploy of this service is recorded before the alert started: target unknown."

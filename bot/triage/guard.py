@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.models import Context, TriageAnswer
+from bot.models import Context, Deploy, TriageAnswer
 from bot.redact import redact
 from bot.text import clean_text
+from bot.triage.versions import unknown_versions
 
 MAX_STRING = 2000
 MAX_ITEMS = 25
@@ -260,3 +261,51 @@ def guard_answer(answer: TriageAnswer, policy: GuardPolicy) -> tuple[TriageAnswe
     cleaned = _clean_value(data, policy, findings)
     cleaned["confidence"] = confidence
     return TriageAnswer.model_validate(cleaned), findings.notes()
+
+
+UNVERIFIED_VERSION = "[unverified version]"
+
+
+def hold_versions(
+    answer: TriageAnswer, history: Sequence[Deploy]
+) -> tuple[TriageAnswer, list[str]]:
+    """The answer's free text held to deploy history like the rollback plan: a version-looking
+    token history does not name ("Roll back to v6.6.6" from an injected alert) is replaced by
+    `[unverified version]`. The note counts them without quoting them (Slack must never show
+    an invented version); they are kept in `rollback.rejected_versions`, i.e. the audit record.
+    The rollback plan itself was already checked (`check_model_plan`)."""
+    data = answer.model_dump(mode="json")
+    rollback = data.pop("rollback")
+    texts = _strings(data)
+    found = unknown_versions(texts, history)
+    if not found:
+        return answer, []
+    pattern = re.compile("|".join(re.escape(v) for v in sorted(found, key=len, reverse=True)))
+    cleaned = _map_strings(data, lambda s: pattern.sub(UNVERIFIED_VERSION, s))
+    rejected = [*rollback.get("rejected_versions", []), *found]
+    cleaned["rollback"] = {**rollback, "rejected_versions": rejected}
+    note = (
+        f"Replaced {len(found)} version string(s) in the answer that the deploy history does "
+        "not contain (kept in the audit record)."
+    )
+    return TriageAnswer.model_validate(cleaned), [note]
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _map_strings(value: Any, fn: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, dict):
+        return {k: _map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, fn) for v in value]
+    return value

@@ -114,6 +114,18 @@ def _plan_texts(plan: RollbackPlan) -> list[str]:
     return texts
 
 
+def unknown_versions(texts: Iterable[str], history: Iterable[Deploy]) -> list[str]:
+    """Version-looking tokens in `texts` that deploy history does not name (first seen first):
+    the free-text twin of the plan check."""
+    forms = _allowed_forms(history)
+    found: list[str] = []
+    for text in texts:
+        for token in version_tokens(text):
+            if not _known(token, forms) and token not in found:
+                found.append(token)
+    return found
+
+
 def check_model_plan(
     model_plan: RollbackPlan, history: Sequence[Deploy], fallback_plan: RollbackPlan
 ) -> tuple[RollbackPlan, list[str]]:
@@ -152,12 +164,12 @@ def check_model_plan(
         replacement = fallback_plan.target_version if fallback_plan.target_known else None
         shown = repr(replacement) if replacement else "'unknown'"
         if rejected:
-            listed = ", ".join(repr(v) for v in rejected[:5])
-            more = f" and {len(rejected) - 5} more" if len(rejected) > 5 else ""
+            # The invented versions are not quoted: Slack must never show them (an injected
+            # alert wants exactly that). They stay in `rejected_versions`, i.e. the audit record.
             note = (
-                f"The model's rollback plan named version(s) not in the deploy history "
-                f"({listed}{more}); replaced with the plan built from deploy history "
-                f"(target {shown})."
+                f"The model's rollback plan named {len(rejected)} version(s) not in the deploy "
+                f"history (kept in the audit record); replaced with the plan built from deploy "
+                f"history (target {shown})."
             )
         else:
             note = (

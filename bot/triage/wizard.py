@@ -27,8 +27,10 @@ from bot.evidence.models import ToolCall
 from bot.evidence.render import model_text, with_measured
 from bot.models import Context, TriageAnswer, TriageResult
 from bot.redact import redact, redact_obj, redact_thorough
+from bot.triage.facts import fact_values, load_template
+from bot.triage.facts import render as render_facts
 from bot.triage.fallback import answer_for_question, answer_from_runbook
-from bot.triage.guard import GuardPolicy, context_hosts, guard_answer
+from bot.triage.guard import GuardPolicy, context_hosts, guard_answer, hold_versions
 from bot.triage.investigate import Investigator, Step
 from bot.triage.llm import ModelClient
 from bot.triage.prompts import Prompts
@@ -61,6 +63,7 @@ class Wizard:
         pseudonyms: Pseudonyms | None = None,
         allow_mass_mentions: bool = False,
         allowed_link_domains: frozenset[str] = frozenset(),
+        facts_template: str | None = None,
         investigator: Investigator | None = None,
     ) -> None:
         self.prompts = prompts
@@ -73,6 +76,7 @@ class Wizard:
         self.pseudonyms = pseudonyms
         self.allow_mass_mentions = allow_mass_mentions
         self.allowed_link_domains = frozenset(d.lower().strip(".") for d in allowed_link_domains)
+        self.facts_template = facts_template or load_template()
         self.system_text = "\n\n".join(
             [
                 prompts.persona.strip(),
@@ -173,52 +177,9 @@ class Wizard:
     # --- internals --------------------------------------------------------------------------
     def _facts(self, context: Context) -> str:
         """Trusted facts from the bot's own store (deploys come from the authenticated hook)."""
-        lines = [
-            '<trusted_facts source="wizard store">',
-            f"now_utc: {datetime.now(UTC).isoformat(timespec='seconds')}",
-            f"matched_runbook: {context.runbook.id if context.runbook else 'none'}",
-        ]
-        if context.record:
-            lines.append(
-                f"alert_history: first_seen={context.record.first_seen.isoformat()} "
-                f"occurrences={context.record.occurrences}"
-            )
-        if context.deploys:
-            lines.append("deploy_history for the alert's service (newest first):")
-            lines += [
-                f"- {d.at.isoformat()} {d.service} {d.previous_version or '?'} -> {d.version} "
-                f"env={d.environment} by={d.actor} strategy={d.strategy or 'unknown'}"
-                for d in context.deploys
-            ]
-            lines.append(
-                "allowed_rollback_targets: "
-                + ", ".join(sorted(self._allowed_versions(context)) or ["none"])
-            )
-            plan = history_plan(context)
-            suspect = plan.deploy
-            lines.append(
-                f"suspect_deploy (newest at or before the alert start): {suspect.version} at "
-                f"{suspect.at.isoformat()} strategy={plan.strategy}"
-                if suspect
-                else "suspect_deploy: none at or before the alert start (later deploys are not "
-                "the cause)"
-            )
-            lines.append(
-                f"history_rollback_target: {plan.target_version or 'UNKNOWN'}; the rollback "
-                "plan (target, steps, verification) may name only versions listed above"
-            )
-        else:
-            lines.append(
-                "deploy_history: none recorded for the alert's service in the window; "
-                "the rollback target version is UNKNOWN"
-            )
-        if context.incident_facts:
-            lines.append(f"incident: {context.incident_facts}")
-        lines += context.operator_facts
-        if context.guidance:
-            lines.append("guidance (from the firm's calendars and catalog; follow it):")
-            lines += [f"- {g}" for g in context.guidance]
-        lines.append("</trusted_facts>")
+        plan = history_plan(context)
+        values = fact_values(context, plan.deploy if context.deploys else None, plan.target_version)
+        lines = [render_facts(self.facts_template, values)]
         # Alert names, services and past model answers are attacker-reachable (a past answer may
         # echo an injected alert): they go to the model as data, never inside the trusted facts.
         history: list[str] = []
@@ -296,6 +257,10 @@ class Wizard:
         rollback, rollback_notes = check_model_plan(answer.rollback, history, fallback_plan)
         notes += rollback_notes
         answer = answer.model_copy(update={"rollback": rollback})
+        if context is not None:
+            # the free text is held to deploy history like the plan: no invented version posted
+            answer, version_notes = hold_versions(answer, history)
+            notes += version_notes
         return TriageAnswer.model_validate(redact_obj(answer.model_dump())), notes
 
     async def _ask(
