@@ -249,7 +249,12 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> dict[str, Any]
         if args.audit_command == "verify":
             return await verify_report(client, mirror_dir, args.source, key=key, checkpoints=points)
         return await export_report(
-            client, args.out, since=args.since, until=args.until, thread=args.thread
+            client,
+            args.out,
+            since=args.since,
+            until=args.until,
+            thread=args.thread,
+            feedback=args.feedback,
         )
     finally:
         await client.aclose()
@@ -298,6 +303,12 @@ def _add_audit(sub: Any) -> None:
     export.add_argument("--until", type=_iso_time, required=True, help="ISO time, exclusive")
     export.add_argument("--thread", help="only this thread, e.g. C123:1700000000.0001")
     export.add_argument("--out", type=Path, default=Path("."), help="directory (default: .)")
+    export.add_argument(
+        "--feedback",
+        action="store_true",
+        help="also feedback-eval.jsonl: each helpful/not helpful/wrong runbook verdict with the "
+        "answer it judged (an evaluation set)",
+    )
     export.set_defaults(func=cmd_audit)
 
 

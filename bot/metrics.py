@@ -67,6 +67,12 @@ SLACK_ERRORS = Counter(
 SLACK_RATE_LIMITED = Counter(
     "wizard_slack_rate_limited", "Slack 429 answers (retried by the SDK).", registry=REGISTRY
 )
+FEEDBACK = Counter(
+    "wizard_feedback",
+    "Verdicts people gave on answers (helpful, not_helpful, wrong_runbook).",
+    ["verdict"],
+    registry=REGISTRY,
+)
 ALERTS_UNRECOGNISED = Counter(
     "wizard_alerts_unrecognised",
     "Integration posts in alert channels no parser knew, triaged by the generic parser.",

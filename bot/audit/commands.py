@@ -15,6 +15,7 @@ import redis.asyncio as redis
 from bot.audit import anchor, mirror
 from bot.audit.chain import GENESIS
 from bot.audit.export import select, write_export
+from bot.audit.feedback import counts, evaluation_set, write_evaluation_set
 from bot.audit.log import AuditLog
 from bot.audit.verify import Entry, compare, walk
 from bot.store import keys
@@ -90,8 +91,10 @@ async def export_report(
     since: datetime,
     until: datetime,
     thread: str | None,
+    feedback: bool = False,
 ) -> dict[str, Any]:
-    """Export the window from Redis (the primary copy) and say whether its chain is intact."""
+    """Export the window from Redis (the primary copy) and say whether its chain is intact.
+    With `feedback`, also the evaluation set: every verdict joined with the answer it judged."""
     audit = AuditLog(client)
     records = await audit.records()
     chosen = select(records, since, until, thread)
@@ -105,4 +108,12 @@ async def export_report(
         "chain_intact": broken is None,
     }
     paths = write_export(chosen, out_dir, header=header)
-    return {**header, "files": {fmt: str(path) for fmt, path in paths.items()}}
+    files = {fmt: str(path) for fmt, path in paths.items()}
+    report: dict[str, Any] = {**header, "files": files}
+    if feedback:
+        # The answers may predate the window: join against the whole trail.
+        window = {r.get("at") for r in chosen}
+        entries = [e for e in evaluation_set(records) if e["at"] in window]
+        files["feedback"] = str(write_evaluation_set(entries, out_dir))
+        report["feedback"] = counts(entries)
+    return report

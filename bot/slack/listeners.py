@@ -36,6 +36,7 @@ from bot.freeze.store import FreezeReplayed, FreezeStale
 from bot.incidents.store import IncidentStore
 from bot.pipeline.intake import Intake
 from bot.pipeline.jobs import Job
+from bot.render.feedback import FEEDBACK_ACTIONS, parse_feedback
 from bot.render.incident import ACTION_RUNBOOK, ACTIONS, incidents_section
 from bot.render.mrkdwn import escape_mrkdwn
 from bot.render.notes import render_error, render_help, render_runbook, render_status
@@ -111,6 +112,8 @@ class SlackListeners:
         app.command("/wizard")(self.on_command)
         for action_id in ACTIONS:
             app.action(action_id)(self.on_incident_action)
+        for action_id in FEEDBACK_ACTIONS:
+            app.action(action_id)(self.on_feedback)
         # Everything else Slack sends is acked and ignored, so Slack never retries it.
         app.event(re.compile(".*"))(self.ignore)
         app.action(re.compile(".*"))(self.ack_only)
@@ -264,6 +267,36 @@ class SlackListeners:
                 )
         except (SlackApiError, TimeoutError, OSError) as exc:
             log.warning("mention_denial_not_posted", channel=channel, error=repr(exc)[:200])
+
+    # --- feedback on answers ----------------------------------------------------------------
+    async def on_feedback(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
+    ) -> None:
+        """👍 / 👎 / wrong runbook on an answer: counted and audited with who said it, then acked.
+
+        Anyone who can see the answer may judge it (the team gate already ran); nothing changes
+        state, so there is no privileged check. The record names the answer (job and slot), so
+        `wizard audit export --feedback` can join verdicts with what was answered."""
+        await ack()
+        feedback = parse_feedback(action.get("value"))
+        user = (body.get("user") or {}).get("id")
+        if feedback is None or not isinstance(user, str):
+            log.warning("feedback_malformed", action_id=action.get("action_id"))
+            return
+        metrics.FEEDBACK.labels(feedback.verdict).inc()
+        channel = (body.get("channel") or {}).get("id")
+        message_ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get(
+            "message_ts"
+        )
+        log.info("feedback", verdict=feedback.verdict, answer_ref=feedback.answer_ref)
+        if self.audit is not None:
+            await self.audit.append(
+                "feedback",
+                actor=user,
+                verdict=feedback.verdict,
+                answer_ref=feedback.answer_ref,
+                thread=f"{channel}:{message_ts}" if channel and message_ts else channel,
+            )
 
     # --- buttons on the incident summary ----------------------------------------------------
     async def on_incident_action(
