@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import sys
@@ -24,7 +23,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -32,6 +30,7 @@ if str(REPO) not in sys.path:
 
 from pydantic import AnyHttpUrl  # noqa: E402
 
+from bench.evidence_common import am_webhook, emit  # noqa: E402
 from bot.devtools.monitoring import (  # noqa: E402
     OGW,
     demo_exporter,
@@ -63,31 +62,6 @@ RULES = [
 ]
 
 
-def _webhook(i: int, rule: str) -> dict[str, Any]:
-    name = f"BenchRule{i:03d}"
-    return {
-        "receiver": "wizard",
-        "status": "firing",
-        "version": "4",
-        "groupKey": f'{{}}:{{alertname="{name}"}}',
-        "groupLabels": {"alertname": name},
-        "commonLabels": {"alertname": name, "service": "order-gateway", "severity": "critical"},
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager.decoy.invalid:9093",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": name, "service": "order-gateway", "severity": "critical"},
-                "annotations": {"summary": f"{name} fired"},
-                "startsAt": datetime.now(UTC).isoformat(),
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": f"http://prometheus.decoy.invalid:9090/graph?g0.expr={quote(rule)}",
-                "fingerprint": f"bench{i:011d}",
-            }
-        ],
-    }
-
-
 async def one_mode(with_model: bool, n: int, prometheus_url: str, work: Path) -> dict[str, Any]:
     redis = EmbeddedRedis(work / ("redis-model" if with_model else "redis-fallback"))
     await redis.start()  # a fresh store per mode
@@ -114,7 +88,18 @@ async def one_mode(with_model: bool, n: int, prometheus_url: str, work: Path) ->
     try:
         started = time.perf_counter()
         for i in range(n):
-            assert await bot.hook("/hooks/alertmanager", _webhook(i, RULES[i % len(RULES)])) == 200
+            assert (
+                await bot.hook(
+                    "/hooks/alertmanager",
+                    am_webhook(
+                        f"BenchRule{i:03d}",
+                        RULES[i % len(RULES)],
+                        summary=f"BenchRule{i:03d} fired",
+                        fingerprint=f"bench{i:011d}",
+                    ),
+                )
+                == 200
+            )
         await bot.drain(timeout=120)
         elapsed = time.perf_counter() - started
         roots = [m for m in sandbox.messages(ALERT_CHANNEL) if m.get("bot_id")]
@@ -189,11 +174,7 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging("ERROR")
     result = asyncio.run(run(args.n))
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    sys.stdout.write(text + "\n")
-    if args.out:
-        args.out.write_text(text + "\n")
-    return 0
+    return emit(result, args.out)
 
 
 if __name__ == "__main__":

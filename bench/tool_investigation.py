@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -31,6 +30,7 @@ if str(REPO) not in sys.path:
 
 from pydantic import AnyHttpUrl  # noqa: E402
 
+from bench.evidence_common import am_webhook, emit  # noqa: E402
 from bot.devtools.monitoring import (  # noqa: E402
     OGW,
     demo_exporter,
@@ -65,31 +65,6 @@ def planner(plan: list[tuple[str, JSONDict]]) -> Any:
         return None
 
     return next_turn
-
-
-def _webhook(name: str) -> dict[str, Any]:
-    return {
-        "receiver": "wizard",
-        "status": "firing",
-        "version": "4",
-        "groupKey": f'{{}}:{{alertname="{name}"}}',
-        "groupLabels": {"alertname": name},
-        "commonLabels": {"alertname": name, "service": "order-gateway", "severity": "critical"},
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager.decoy.invalid:9093",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": name, "service": "order-gateway", "severity": "critical"},
-                "annotations": {"summary": "order-gateway 5xx above 5 %"},
-                "startsAt": datetime.now(UTC).isoformat(),
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus.decoy.invalid:9090/graph?g0.expr="
-                + ERRORS.replace(" ", "+"),
-                "fingerprint": f"{name.lower()}0000",
-            }
-        ],
-    }
 
 
 async def one_run(
@@ -132,7 +107,18 @@ async def one_run(
         }
         assert await bot.hook("/hooks/deploy", deploy) == 200
         started = time.perf_counter()
-        assert await bot.hook("/hooks/alertmanager", _webhook(f"Bench{label}")) == 200
+        assert (
+            await bot.hook(
+                "/hooks/alertmanager",
+                am_webhook(
+                    f"Bench{label}",
+                    ERRORS,
+                    summary="order-gateway 5xx above 5 %",
+                    fingerprint=f"bench{label}0000",
+                ),
+            )
+            == 200
+        )
         answered = None
         deadline = time.monotonic() + deadline_s + 30
         while time.monotonic() < deadline:
@@ -216,11 +202,7 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging("ERROR")
     result = asyncio.run(run(args.step_s, args.deadline_s))
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    sys.stdout.write(text + "\n")
-    if args.out:
-        args.out.write_text(text + "\n")
-    return 0
+    return emit(result, args.out)
 
 
 if __name__ == "__main__":
