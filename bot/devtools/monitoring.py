@@ -219,11 +219,14 @@ ALERTMANAGER_CONFIG = {
 }
 
 
-def start_alertmanager(workdir: Path) -> Server:
-    """Alertmanager with a null receiver and one inhibition rule (critical mutes warning)."""
+def start_alertmanager(
+    workdir: Path, *, config: dict[str, Any] | None = None, port: int | None = None
+) -> Server:
+    """Alertmanager with a null receiver and one inhibition rule (critical mutes warning), or
+    `config` (e.g. receivers pointing at the bot) on `port` when the caller had to pick it."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    (workdir / "alertmanager.yml").write_text(json.dumps(ALERTMANAGER_CONFIG))
+    port = port or free_port()
+    (workdir / "alertmanager.yml").write_text(json.dumps(config or ALERTMANAGER_CONFIG))
     argv = [
         ALERTMANAGER_BIN,
         f"--config.file={workdir / 'alertmanager.yml'}",

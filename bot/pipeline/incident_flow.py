@@ -168,17 +168,7 @@ class IncidentFlow:
                     )
             if thread_ts and thread_ts != incident.thread_ts:
                 # Someone may ask in this alert's own thread: answer with the incident's context.
-                await self.store.set_thread(
-                    ThreadInfo(
-                        channel=channel,
-                        thread_ts=thread_ts,
-                        kind="alert",
-                        fingerprint=group[0].fingerprint,
-                        alert=group[0],
-                        job_id=job.id,
-                        incident_id=incident.id,
-                    )
-                )
+                await self._remember_thread(job, incident, group, channel, thread_ts)
             if unsure and attached.change == "opened":
                 # maybe the other receiver's copy of an alert we already analyse: link, once
                 for other in unsure[:3]:
@@ -261,17 +251,23 @@ class IncidentFlow:
             text=fallback,
         )
         if sure:
-            await self.store.set_thread(
-                ThreadInfo(
-                    channel=channel,
-                    thread_ts=thread_ts,
-                    kind="alert",
-                    fingerprint=group[0].fingerprint,
-                    alert=group[0],
-                    job_id=job.id,
-                    incident_id=incident.id,
-                )
+            await self._remember_thread(job, incident, group, channel, thread_ts)
+
+    async def _remember_thread(
+        self, job: Job, incident: Incident, group: list[Alert], channel: str, thread_ts: str
+    ) -> None:
+        """Follow-ups in an alert post's own thread are answered with its incident's context."""
+        await self.store.set_thread(
+            ThreadInfo(
+                channel=channel,
+                thread_ts=thread_ts,
+                kind="alert",
+                fingerprint=group[0].fingerprint,
+                alert=group[0],
+                job_id=job.id,
+                incident_id=incident.id,
             )
+        )
 
     async def _post_summary(
         self, job: Job, incident: Incident, thread_ts: str | None, group: list[Alert]

@@ -24,15 +24,13 @@ from aiohttp import web
 
 from bot.app import build_runtime
 from bot.devtools.monitoring import (
-    ALERTMANAGER_BIN,
     Exporter,
     Server,
     binaries_present,
     eventually,
     free_port,
-    get_json,
+    start_alertmanager,
     start_prometheus,
-    wait_for,
 )
 from bot.devtools.slack import SlackSandbox
 from bot.incidents.models import Incident
@@ -64,9 +62,8 @@ RULES = json.dumps(
 )
 
 
-def start_alertmanager(workdir: Path, port: int, webhook: str, slack: str) -> Server:
-    """Alertmanager with the bot's webhook and a Slack receiver (default templates)."""
-    workdir.mkdir(parents=True, exist_ok=True)
+def alertmanager_config(webhook: str, slack: str) -> dict[str, Any]:
+    """The bot's webhook and a Slack receiver (default templates), short intervals."""
     receiver = {
         "name": "wizard",
         "webhook_configs": [
@@ -78,7 +75,7 @@ def start_alertmanager(workdir: Path, port: int, webhook: str, slack: str) -> Se
         ],
         "slack_configs": [{"api_url": slack, "channel": "#alerts", "send_resolved": True}],
     }
-    config = {
+    return {
         "route": {
             "receiver": "wizard",
             "group_by": ["alertname", "env"],
@@ -88,31 +85,6 @@ def start_alertmanager(workdir: Path, port: int, webhook: str, slack: str) -> Se
         },
         "receivers": [receiver],
     }
-    (workdir / "alertmanager.yml").write_text(json.dumps(config))  # JSON is YAML
-    server = Server(
-        "alertmanager",
-        [
-            ALERTMANAGER_BIN,
-            f"--config.file={workdir / 'alertmanager.yml'}",
-            f"--storage.path={workdir / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            "--log.level=warn",
-        ],
-        port,
-        workdir,
-    )
-
-    def ready() -> bool:
-        server.alive()
-        return bool(get_json(f"{server.url}/api/v2/status").get("config"))
-
-    try:
-        wait_for("alertmanager ready", ready)
-    except BaseException:
-        server.stop()
-        raise
-    return server
 
 
 class SlackRelay:
@@ -178,7 +150,11 @@ async def stack(
     bot = Bot(runtime, sandbox, aiohttp.ClientSession())
     relay = SlackRelay(bot)
     await relay.start()
-    am = start_alertmanager(tmp_path / "am", am_port, f"{bot.base}/hooks/alertmanager", relay.url)
+    am = start_alertmanager(
+        tmp_path / "am",
+        config=alertmanager_config(f"{bot.base}/hooks/alertmanager", relay.url),
+        port=am_port,
+    )
     prometheus = start_prometheus(
         tmp_path / "prom", exporter.port, alertmanager_port=am.port, rules=RULES
     )
