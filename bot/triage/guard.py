@@ -67,6 +67,17 @@ _BARE_HOST = re.compile(
     rf"|(?<![\w./-])((?:{_LABEL}\.)+(?:{_PUBLIC_TLDS}))\b(?![.-]\w)",
     re.IGNORECASE,
 )
+# Any other lower-case `name.tld` is a link too (attackers register uncommon TLDs: `.zone`,
+# `.support`, `.help`…), unless its last label is a file extension or an internal suffix that
+# runbooks and answers name all the time.
+_ANY_BARE = re.compile(rf"(?<![\w./@-])((?:{_LABEL}\.)+([a-z]{{2,63}}))\b(?![.-]\w)(?!/)")
+NOT_TLDS = frozenset(
+    "sh cc cpp in h c py rb pl js ts go rs java jar class json yaml yml toml ini cfg conf md txt log csv sql xml "
+    "html htm css tar gz tgz bz2 xz zip lock pem key crt csr der pid sock service timer socket "
+    "mount target internal local localdomain lan corp home intranet svc cluster prod staging dev "
+    "test example invalid localhost arpa so dll exe bin out tmp bak old swp env properties gradle "
+    "tf tfvars hcl rules proto jsonl ndjson parquet avro db sqlite".split()
+)
 _REDACTED = "[REDACTED:"
 
 
@@ -153,17 +164,15 @@ def url_host(url: str) -> str:
 
 
 def context_hosts(context: Context | None, extra_urls: Iterable[str | None] = ()) -> frozenset[str]:
-    """Hosts of the links the bot itself was given: alert links and runbook URLs.
+    """Hosts the model may link to besides the configured domains: the runbook URLs only.
 
-    Free text (summaries, descriptions) is not a source: that is where an attacker plants links.
+    An alert's own links (title_link, dashboard, generator URL) come from the alert payload, which
+    an attacker can shape: they are shown as the alert's links by the renderer, but never widen
+    what the model's answer may link to. Free text is never a source either.
     """
     urls: list[str | None] = list(extra_urls)
-    if context is not None:
-        alerts = [context.alert, *context.group, *(r.alert for r in context.related)]
-        for alert in alerts:
-            urls += [alert.links.runbook, alert.links.dashboard, alert.links.source]
-        if context.runbook is not None:
-            urls.append(context.runbook.url)
+    if context is not None and context.runbook is not None:
+        urls.append(context.runbook.url)
     return frozenset(h for h in (url_host(u) for u in urls if u) if h)
 
 
@@ -214,7 +223,13 @@ def _strip_links(text: str, findings: Findings, policy: GuardPolicy) -> str:
         findings.links += 1
         return LINK_REMOVED
 
-    return _BARE_HOST.sub(bare, text)
+    def any_bare(match: re.Match[str]) -> str:
+        if match.group(2) in NOT_TLDS or policy.host_allowed(match.group(1)):
+            return match.group(0)
+        findings.links += 1
+        return LINK_REMOVED
+
+    return _ANY_BARE.sub(any_bare, _BARE_HOST.sub(bare, text))
 
 
 def _mask(text: str, findings: Findings, policy: GuardPolicy) -> str:

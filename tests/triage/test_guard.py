@@ -162,7 +162,7 @@ def test_guard_is_idempotent() -> None:
     assert once == twice and notes == []
 
 
-def test_context_hosts_come_from_links_not_free_text() -> None:
+def test_alert_links_never_widen_what_the_model_may_link() -> None:
     alert = Alert(
         source="alertmanager",
         status="firing",
@@ -176,7 +176,8 @@ def test_context_hosts_come_from_links_not_free_text() -> None:
         runbook=RunbookRef(id="r", title="R", path="r.md", url="https://runbooks.internal/r"),
     )
     hosts = context_hosts(context, ["https://wiki.example.org/base"])
-    assert hosts == {"grafana.internal", "runbooks.internal", "wiki.example.org"}
+    # the alert's own dashboard host is the alert's link, not a licence for the model's answer
+    assert hosts == {"runbooks.internal", "wiki.example.org"}
     assert context_hosts(None) == frozenset()
 
 
