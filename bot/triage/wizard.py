@@ -105,7 +105,7 @@ class Wizard:
         With tools, `on_step("querying Prometheus: …")` is awaited before each tool call."""
         runbook, context = self._with_runbook(context)
         alerts = [a.model_dump(mode="json") for a in [context.alert, *context.group]]
-        tools = self.investigator if self.investigator and self.investigator.max_calls else None
+        tools = self._tools()
         user = "\n\n".join(
             [
                 "Task: triage the alert below for the on-call engineers, in the answer format.",
@@ -144,7 +144,9 @@ class Wizard:
                 self._facts(context),
                 wrap_untrusted("alert", context.alert.model_dump_json(indent=1)),
             ]
+        tools = self._tools()
         parts += [
+            *([tools.instructions()] if tools else []),
             wrap_untrusted("thread", self._transcript(turns)),
             wrap_untrusted("question", question),
         ]
@@ -154,14 +156,18 @@ class Wizard:
                 return answer_from_runbook(runbook, context, reason)
             return answer_for_question(self.catalog.search(question), question, reason)
 
-        result = await self._ask("\n\n".join(parts), fallback=fallback, context=context)
+        result = await self._ask(
+            "\n\n".join(parts), fallback=fallback, context=context, tools=tools
+        )
         return result.model_copy(update={"runbook": context.runbook if context else None})
 
     async def question(self, question: str) -> TriageResult:
+        tools = self._tools()
         user = "\n\n".join(
             [
                 self.prompts.question.strip(),
                 f"Now (UTC): {datetime.now(UTC).isoformat(timespec='minutes')}",
+                *([tools.instructions()] if tools else []),
                 wrap_untrusted("question", question),
             ]
         )
@@ -170,11 +176,16 @@ class Wizard:
             user,
             fallback=lambda reason: answer_for_question(matches, question, reason),
             context=None,
+            tools=tools,
         )
         ref = self.catalog.ref(matches[0], self.runbook_base_url) if matches else None
         return result.model_copy(update={"runbook": ref})
 
     # --- internals --------------------------------------------------------------------------
+    def _tools(self) -> Investigator | None:
+        """The tool loop when tools are configured and the budget allows any call."""
+        return self.investigator if self.investigator and self.investigator.max_calls else None
+
     def _facts(self, context: Context) -> str:
         """Trusted facts from the bot's own store (deploys come from the authenticated hook)."""
         plan = history_plan(context)

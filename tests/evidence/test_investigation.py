@@ -187,3 +187,27 @@ async def test_past_the_budget_the_model_answers_with_what_it_has(
     assert not audit[0]["fallback"]
     first_user = llm.requests[0]["body"]["messages"][0]["content"]
     assert "at most 2 tool calls" in str(first_user)
+
+
+async def test_a_wizard_question_may_check_a_metric_too(
+    sandbox: SlackSandbox,
+    llm: FakeAnthropic,
+    redis_server: EmbeddedRedis,
+    redis_client: Any,
+    tmp_path: Path,
+    prometheus_server: Server,
+    alertmanager_server: Server,
+) -> None:
+    model = PlannedModel([("prometheus_query", {"query": ERROR_RATIO})])
+    llm.planner = model
+    bot = await _bot(sandbox, llm, redis_server, tmp_path, prometheus_server, alertmanager_server)
+    try:
+        await bot.command("what is the order-gateway error ratio right now?")
+        await bot.drain(timeout=30)
+        records = [r for r in await bot.runtime.audit.records() if r["kind"] == "question"]
+    finally:
+        await stop_bot(bot)
+    assert len(records) == 1 and not records[0]["fallback"]
+    assert [c["tool"] for c in records[0]["tool_calls"]] == ["prometheus_query"]
+    assert "0.073" in str(model.seen[0]["content"])
+    assert "at most 8 tool calls" in str(llm.requests[0]["body"]["messages"][0]["content"])
