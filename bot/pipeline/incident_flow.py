@@ -358,6 +358,8 @@ class IncidentFlow:
             if not incident.thread_ts:
                 log.warning("analysis_deferred_no_thread_yet", incident_id=incident.id)
                 return
+        # "is thinking…" under the thread at once; the answer (not a placeholder) notifies.
+        await self.replier.thinking(incident.channel, incident.thread_ts)
         enrichment = await self.enricher(primary)
         facts = list(enrichment.facts)
         source_severity = primary.severity
@@ -430,13 +432,17 @@ class IncidentFlow:
             incident_id=incident.id,
             answer_ref=f"{job.id}:{slot}",
         )
-        await self.replier.post_answer(
-            job.id,
-            slot,
-            channel=incident.channel,
-            thread_ts=incident.thread_ts,
-            answer=render_answer(result, frame),
-        )
+        try:
+            await self.replier.post_answer(
+                job.id,
+                slot,
+                channel=incident.channel,
+                thread_ts=incident.thread_ts,
+                answer=render_answer(result, frame),
+            )
+        except Exception:
+            await self.replier.done_thinking(incident.channel, incident.thread_ts)
+            raise
 
         def analysed(i: Incident) -> None:
             i.analyses += 1

@@ -19,7 +19,7 @@ from bot.pipeline.jobs import Job
 from bot.pipeline.recording import Recorder, wizard_turn
 from bot.render.answer import frame_for, render_answer
 from bot.render.notes import render_placeholder
-from bot.slack.replies import Replier
+from bot.slack.replies import FOLLOWUP_LOADING, Replier
 from bot.triage.wizard import Wizard
 
 log = structlog.get_logger(__name__)
@@ -122,10 +122,13 @@ class Processor:
             context = (await self.store.build_context(info.alert)).model_copy(
                 update={"operator_facts": enrichment.facts, "guidance": enrichment.guidance}
             )
-        blocks, text = render_placeholder(None, note="thinking about your question")
-        await self.replier.ensure(
-            job.id, "reply", channel=job.channel, thread_ts=job.thread_ts, blocks=blocks, text=text
-        )
+        if not await self.replier.thinking(job.channel, job.thread_ts, FOLLOWUP_LOADING):
+            # No thinking status in this workspace: a placeholder says we are on it.
+            blocks, text = render_placeholder(None, note="thinking about your question")
+            await self.replier.ensure(
+                job.id, "reply", channel=job.channel, thread_ts=job.thread_ts, blocks=blocks,
+                text=text,
+            )  # fmt: skip
         result = await self.wizard.followup(job.text, turns, context)
         frame = frame_for(
             info.alert if info else None,

@@ -24,6 +24,18 @@ from bot.store.ledger import JobLedger
 log = structlog.get_logger(__name__)
 
 METADATA_EVENT = "wizard_reply"
+THINKING = "is thinking…"
+TRIAGE_LOADING = (
+    "Reading the alert and its incident…",
+    "Checking deploy history and past incidents…",
+    "Measuring live evidence…",
+    "Asking the wizard for immediate actions and a rollback plan…",
+)
+FOLLOWUP_LOADING = ("Reading the thread…", "Thinking about your question…")
+STATUS_UNAVAILABLE = frozenset(
+    {"unknown_method", "not_allowed", "not_allowed_token_type", "missing_scope", "no_permission"}
+)
+"""setStatus errors that mean "this workspace or token has no thinking status": fall back."""
 
 
 class Replier:
@@ -87,6 +99,40 @@ class Replier:
         await self.ledger.set(job_id, **{f"{slot}_ts": ts, f"{slot}_state": "posted"})
         log.info("reply_posted", job_id=job_id, slot=slot, channel=channel, ts=ts)
         return ts
+
+    async def thinking(
+        self, channel: str, thread_ts: str, loading: tuple[str, ...] = TRIAGE_LOADING
+    ) -> bool:
+        """Show "is thinking…" (with rotating `loading` messages) under the thread while the
+        answer is worked out, instead of posting a placeholder that would be the message that
+        notifies. Slack clears it when the bot replies in the thread (or after two minutes).
+        False when Slack offers no status here (old workspace, token without chat:write…): the
+        caller then posts its placeholder as before. Never raises for a missing status."""
+        try:
+            await self.client.assistant_threads_setStatus(
+                channel_id=channel,
+                thread_ts=thread_ts,
+                status=THINKING,
+                loading_messages=list(loading[:10]),
+            )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "unknown")
+            metrics.SLACK_ERRORS.labels(error).inc()
+            log.info("thinking_status_unavailable", channel=channel, error=error)
+            if error not in STATUS_UNAVAILABLE:
+                log.warning("thinking_status_failed", channel=channel, error=error)
+            return False
+        metrics.REPLIES.labels("status").inc()
+        return True
+
+    async def done_thinking(self, channel: str, thread_ts: str) -> None:
+        """Clear the status when no reply will clear it (the answer failed to post)."""
+        try:
+            await self.client.assistant_threads_setStatus(
+                channel_id=channel, thread_ts=thread_ts, status=""
+            )
+        except SlackApiError as exc:
+            log.info("thinking_status_not_cleared", error=exc.response.get("error"))
 
     async def post_answer(
         self,

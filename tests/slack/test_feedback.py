@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,8 +21,9 @@ from tests.test_end_to_end import alert_message
 
 @pytest.fixture
 async def bot(
-    sandbox: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path
+    sandbox: SlackSandbox, redis_server: EmbeddedRedis, redis_client: Any, tmp_path: Path
 ) -> AsyncIterator[Bot]:
+    """A bot on a flushed Redis (`redis_client` empties the database first)."""
     settings = settings_for(
         sandbox=sandbox, redis_url=redis_server.url, data_dir=tmp_path, llm=None
     )
