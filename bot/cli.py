@@ -197,17 +197,21 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     try:
         settings = load_settings()
-        socket_mode = bool(args.socket or settings.slack_app_token is not None)
-        settings.require_slack(socket_mode)
-    except ConfigError as exc:
+    except ConfigError as exc:  # nothing else can be checked without settings
         _out(Check("settings", "fail", str(exc)).line)
         return 1
+    socket_mode = bool(args.socket or settings.slack_app_token is not None)
     mode = "Socket Mode" if socket_mode else "HTTP mode (/slack/events)"
-    _out(Check("settings", "ok", f"valid, {mode}").line)
+    try:
+        settings.require_slack(socket_mode)
+        first = Check("settings", "ok", f"valid, {mode}")
+    except ConfigError as exc:  # a missing credential: report it, and check the rest anyway
+        first = Check("settings", "fail", str(exc))
+    _out(first.line)
     checks = asyncio.run(run_checks(settings))
     for check in checks:
         _out(check.line)
-    return 1 if any(check.failed for check in checks) else 0
+    return 1 if first.failed or any(check.failed for check in checks) else 0
 
 
 def _seconds(value: str) -> float:
