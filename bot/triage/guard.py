@@ -72,7 +72,8 @@ _BARE_HOST = re.compile(
 # runbooks and answers name all the time.
 _ANY_BARE = re.compile(rf"(?<![\w./@-])((?:{_LABEL}\.)+([a-z]{{2,63}}))\b(?![.-]\w)(?!/)")
 NOT_TLDS = frozenset(
-    "sh cc cpp in h c py rb pl js ts go rs java jar class json yaml yml toml ini cfg conf md txt log csv sql xml "
+    "sh cc cpp in h c py rb pl js ts go rs java jar class json yaml yml toml ini cfg conf md txt "
+    "log csv sql xml "
     "html htm css tar gz tgz bz2 xz zip lock pem key crt csr der pid sock service timer socket "
     "mount target internal local localdomain lan corp home intranet svc cluster prod staging dev "
     "test example invalid localhost arpa so dll exe bin out tmp bak old swp env properties gradle "
