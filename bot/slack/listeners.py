@@ -66,6 +66,13 @@ def signed_request(request: AsyncBoltRequest | None) -> tuple[str | None, dateti
     return hashlib.sha256(signature.encode()).hexdigest(), when
 
 
+def _user_id(event: dict[str, Any]) -> str | None:
+    """The event's user id; `user` is an object only on events we do not act on (user_change),
+    so anything but a string is no user (a malformed body must never become a 500)."""
+    user = event.get("user")
+    return user if isinstance(user, str) else None
+
+
 def _strip_mention(text: str) -> str:
     """`<@U123> what now?` → `what now?`."""
     words = text.split()
@@ -179,7 +186,7 @@ class SlackListeners:
                         channel=channel,
                         ts=ts,
                         thread_ts=thread_ts,
-                        user=event.get("user"),
+                        user=_user_id(event),
                         text=text,
                         event_id=event_id,
                     )
@@ -235,7 +242,7 @@ class SlackListeners:
                 channel=channel,
                 ts=ts,
                 thread_ts=thread_ts if in_thread else None,
-                user=event.get("user"),
+                user=_user_id(event),
                 text=text,
                 event_id=body.get("event_id"),
             )
@@ -245,7 +252,7 @@ class SlackListeners:
         self, client: AsyncWebClient, event: dict[str, Any], channel: str, text: str
     ) -> None:
         """Audit the refused mention and tell only the asker why (an ephemeral message)."""
-        user = event.get("user")
+        user = _user_id(event)
         await record_denial(
             self.audit,
             "channel_not_allowed",
