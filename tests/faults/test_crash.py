@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 import redis.asyncio as redis
 
+from bot.audit import anchor
 from bot.audit.commands import verify_report
 from bot.audit.log import AuditLog
 from bot.devtools.slack import SlackSandbox
@@ -102,7 +103,14 @@ async def test_sigkill_mid_job_is_finished_exactly_once_by_the_next_process(
         records = [r for r in await AuditLog(own_client).records() if r.get("job_id") == job_id]
         assert [r["kind"] for r in records] == ["triage"]
         assert records[0]["fallback"] is False  # the second process got the model's answer
-        report = await verify_report(own_client, Path(env["WIZARD_DATA_DIR"]) / "audit", "both")
+        data_dir = Path(env["WIZARD_DATA_DIR"])
+        report = await verify_report(
+            own_client,
+            data_dir / "audit",
+            "both",
+            key=anchor.key_for(env.get("WIZARD_AUDIT_KEY"), data_dir),  # the bot's own key
+            checkpoints=anchor.checkpoints_path(data_dir),
+        )
         assert report["ok"], report
         record(recovered_after_kill_s=round(recovered_s, 2), reclaim_idle_s=RECLAIM_IDLE_S)
 
