@@ -54,6 +54,10 @@ def alert_message(n: int) -> dict[str, Any]:
     return dict(json.loads(text.replace("ogw-2:9102", f"ogw-{n}:9102")))
 
 
+AUDIT_KEY = "faults-audit-key-not-a-real-secret"
+PSEUDONYM_KEY = "faults-pseudonym-key-not-a-real-secret"
+
+
 def bot_env(
     *,
     sandbox: SlackSandbox,
@@ -84,6 +88,9 @@ def bot_env(
         WIZARD_WORKERS=str(workers),
         WIZARD_LOG_LEVEL="INFO",
         WIZARD_SUMMARY_INTERVAL_S="0.2",  # summary-card refreshes follow quickly in tests
+        # a fleet shares its secrets, as the README asks of production replicas
+        WIZARD_AUDIT_KEY=AUDIT_KEY,
+        WIZARD_PSEUDONYM_KEY=PSEUDONYM_KEY,
     )
     if llm_url is not None:
         env.update(ANTHROPIC_API_KEY="sk-ant-faults-not-a-real-key", ANTHROPIC_BASE_URL=llm_url)
