@@ -40,6 +40,21 @@ def _run(*argv: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
     return result
 
 
+def _debian_mirror() -> str:
+    """The Debian archive this machine's apt already uses (its deb822 or one-line sources), so
+    debootstrap reaches the same registry apt does and no host is written down here."""
+    for path in sorted(Path("/etc/apt").glob("sources.list.d/*.sources")):
+        for line in path.read_text().splitlines():
+            if line.startswith("URIs:") and not line.rstrip().endswith("-security"):
+                return line.split(":", 1)[1].split()[0]
+    listing = Path("/etc/apt/sources.list")
+    for line in listing.read_text().splitlines() if listing.exists() else []:
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] == "deb" and not parts[1].endswith("-security"):
+            return parts[1]
+    raise AssertionError("no Debian archive in /etc/apt sources for debootstrap")
+
+
 def _tools() -> None:
     missing = [t for t in ("podman", "buildah", "debootstrap") if shutil.which(t) is None]
     assert not missing, f"apt-get install {' '.join(missing)} (.ci/run does)"
@@ -53,7 +68,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _run(
             "debootstrap", "--variant=minbase",
             "--include=python3,python3-venv,python3-pip,python-is-python3,ca-certificates",
-            "trixie", str(rootfs), "http://deb.debian.org/debian",
+            "trixie", str(rootfs), _debian_mirror(),
         )  # fmt: skip
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         imported = subprocess.run(
