@@ -311,9 +311,22 @@ class NaiveBot(BotProcess):
 
 
 async def queue_empty(client: aioredis.Redis) -> bool:
-    groups = await client.xinfo_groups(keys.JOBS_STREAM)
-    group = next((g for g in groups if g["name"] == keys.JOBS_GROUP), None)
-    return group is not None and group["pending"] == 0 and not group.get("lag")
+    """Both stages drained: fast jobs and analyses (a bot from before the analysis stage has
+    no analysis stream; that counts as empty)."""
+    for stream, group_name in (
+        (keys.JOBS_STREAM, keys.JOBS_GROUP),
+        (keys.ANALYSIS_STREAM, keys.ANALYSIS_GROUP),
+    ):
+        try:
+            groups = await client.xinfo_groups(stream)
+        except aioredis.ResponseError:
+            if stream == keys.JOBS_STREAM:
+                return False
+            continue
+        group = next((g for g in groups if g["name"] == group_name), None)
+        if group is None or group["pending"] or group.get("lag"):
+            return False
+    return True
 
 
 def client_session() -> aiohttp.ClientSession:

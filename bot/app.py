@@ -1,12 +1,16 @@
-"""Wiring only: settings → Redis → context/audit → wizard → Slack app → workers → web routes.
+"""Wiring only: settings → Redis → context/audit → wizard → Slack app → stages → web routes.
 
 Read this file first. Every behaviour is one hop away:
 - Slack events and `/wizard`: `bot/slack/listeners.py` (classify, enqueue, ack)
 - who may use it, where, and change state: `bot/slack/access.py` (team gate, channels)
-- dedup + durable queue: `bot/pipeline/intake.py`; workers: `bot/pipeline/worker.py`
-- what a job does: `bot/pipeline/process.py`; alerts → incidents, summary, analysis, buttons:
+- dedup + durable queues: `bot/pipeline/intake.py`; job kinds: `bot/pipeline/jobs.py`; stage
+  workers: `bot/pipeline/worker.py`
+- fast jobs: `bot/pipeline/process.py`; alerts → incidents, summary card, resolution:
   `bot/pipeline/incident_flow.py` (state in `bot/incidents/store.py`, card in
-  `bot/render/incident.py`, coalesced updates in `bot/pipeline/flusher.py`)
+  `bot/render/incident.py`, coalesced updates in `bot/pipeline/flusher.py`); buttons:
+  `bot/pipeline/actions.py`
+- analyses (every model call): `bot/pipeline/analysis.py`, bounded by `bot/pipeline/gate.py`
+  and `bot/pipeline/budget.py`
 - alert parsing: `bot/alerts/registry.py`; context: `bot/context/store.py`
 - the LLM and its fallback: `bot/triage/wizard.py` (prompts, checks) over `bot/triage/llm.py` (the
   call: thinking, effort, stop reasons, deadline) and `bot/triage/providers.py` (Claude API,
@@ -24,10 +28,11 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import redis.asyncio as redis
 import structlog
 from aiohttp import web
@@ -47,19 +52,24 @@ from bot.evidence.loki import LokiClient
 from bot.evidence.pack import EvidenceGatherer
 from bot.evidence.tools import ToolBox, ToolSpecs
 from bot.freeze import FreezeCalendar, FreezeStore
+from bot.incidents.silences import SilenceClient, SilenceFlow
 from bot.incidents.store import IncidentStore
 from bot.market.sessions import MarketClock
+from bot.pipeline.actions import IncidentActions
+from bot.pipeline.analysis import Analyst
+from bot.pipeline.budget import Limits, ModelBudget
 from bot.pipeline.flusher import SummaryFlusher
-from bot.pipeline.incident_flow import Budget, IncidentFlow
+from bot.pipeline.gate import ModelGate
+from bot.pipeline.incident_flow import IncidentFlow
 from bot.pipeline.intake import Intake
 from bot.pipeline.process import Processor
 from bot.pipeline.recording import Recorder
-from bot.pipeline.worker import Worker, WorkerPool, ensure_group
+from bot.pipeline.worker import ANALYSIS, FAST, Worker, WorkerPool, ensure_group
 from bot.redact import configure as configure_redaction
 from bot.redact import detected_secrets
 from bot.settings import ConfigError, Settings
 from bot.slack.access import AccessPolicy
-from bot.slack.client import make_web_client
+from bot.slack.client import make_web_client, slack_session
 from bot.slack.listeners import SlackListeners
 from bot.slack.replies import Replier
 from bot.store.connection import connect
@@ -91,6 +101,7 @@ class Runtime:
     catalog: RunbookCatalog
     replier: Replier
     processor: Processor
+    analyst: Analyst
     bolt: AsyncApp
     pool: WorkerPool
     web_app: web.Application
@@ -98,9 +109,16 @@ class Runtime:
     embedded: EmbeddedRedis | None = None
     incidents: IncidentStore | None = None
     flusher: SummaryFlusher | None = None
+    silencer: SilenceClient | None = None
+    slack_http: aiohttp.ClientSession | None = None
     socket_handler: AsyncSocketModeHandler | None = None
     _runner: web.AppRunner | None = field(default=None, repr=False)
     port: int | None = None
+
+    @property
+    def redis_url(self) -> str | None:
+        """The Redis this runtime uses (the embedded server's, when it started one)."""
+        return self.embedded.url if self.embedded is not None else self.settings.redis_url
 
     async def start_http(self, host: str = "0.0.0.0", port: int = 3000) -> int:  # noqa: S104
         """Serve `/slack/events`, `/hooks/*` and `/healthz`; returns the bound port."""
@@ -137,12 +155,14 @@ class Runtime:
             await self.flusher.stop()
         if self.wizard.client is not None:
             await self.wizard.client.close()  # the model client's connection pool
-        if self.processor.flow.silencer is not None:
-            await self.processor.flow.silencer.close()
-        if self.processor.flow.evidence is not None:
-            await self.processor.flow.evidence.close()
+        if self.silencer is not None:
+            await self.silencer.close()
+        if self.analyst.evidence is not None:
+            await self.analyst.evidence.close()
         if self.wizard.investigator is not None:
             await self.wizard.investigator.tools.close()
+        if self.slack_http is not None:
+            await self.slack_http.close()
         await self.redis.aclose()
         if self.embedded is not None:
             await self.embedded.stop()
@@ -190,14 +210,14 @@ def build_wizard(settings: Settings, pseudonyms: Pseudonyms | None = None) -> Wi
 
 
 def build_investigator(
-    settings: Settings, wizard: Wizard, flow: IncidentFlow, pseudonyms: Pseudonyms
+    settings: Settings, wizard: Wizard, analyst: Analyst, pseudonyms: Pseudonyms
 ) -> Investigator | None:
     """Read-only tools for the model (`prompts/tools.yaml`), over the evidence pack's endpoints,
     Loki, and the bot's own deploy history, runbooks and incident memory."""
     if wizard.client is None or settings.tool_calls_max == 0:
         return None
-    evidence = flow.evidence
-    incidents = flow.incidents
+    evidence = analyst.evidence
+    incidents = analyst.incidents
 
     async def past(service: str, limit: int) -> Sequence[BaseModel]:
         return await incidents.past_outcomes(services=[service], fingerprints=[], limit=limit)
@@ -207,7 +227,7 @@ def build_investigator(
         prometheus=evidence.prometheus if evidence else None,
         alertmanager=evidence.alertmanager if evidence else None,
         loki=LokiClient(str(settings.loki_url)) if settings.loki_url else None,
-        deploys=flow.store.deploys_for,
+        deploys=analyst.store.deploys_for,
         runbooks=wizard.catalog,
         past=past,
         pseudonyms=pseudonyms,
@@ -262,6 +282,7 @@ async def build_runtime(
     claim_every_s: float | None = None,
     slack_token: str | None = None,
     role: str = "all",
+    workers_alive: Callable[[], bool] | None = None,
 ) -> Runtime:
     """Assemble the bot. Starts the embedded Redis when `REDIS_URL` is unset.
 
@@ -289,6 +310,9 @@ async def build_runtime(
     intake = Intake(client, Door(pseudonyms))
     ledger = JobLedger(client)
     wizard = build_wizard(settings, pseudonyms)
+    gate = ModelGate(settings.llm_concurrency)
+    if wizard.client is not None:
+        wizard.client.on_headers(gate.observe)  # every response's rate-limit headers
     catalog = wizard.catalog
     runbook_base = wizard.runbook_base_url
     token = slack_token or (
@@ -296,7 +320,8 @@ async def build_runtime(
     )
     if token is None:
         raise ValueError("a Slack bot token is needed to build the runtime")
-    web_client = make_web_client(token, settings.slack_api_base)
+    session = slack_session()
+    web_client = make_web_client(token, settings.slack_api_base, session=session)
     replier = Replier(web_client, ledger, pseudonyms)
     incidents = IncidentStore(
         client,
@@ -311,29 +336,58 @@ async def build_runtime(
     silencer = (
         AlertmanagerClient(str(settings.alertmanager_url)) if settings.alertmanager_url else None
     )
+    silences = (
+        SilenceFlow(client=silencer, store=store, incidents=incidents, redis_client=client)
+        if silencer is not None
+        else None
+    )
     flow = IncidentFlow(
         store=store,
         incidents=incidents,
-        wizard=wizard,
+        intake=intake,
+        replier=replier,
+        recorder=recorder,
+        enricher=trading,
+        silences=silences,
+    )
+    actions = IncidentActions(
+        flow=flow,
+        store=store,
+        incidents=incidents,
         replier=replier,
         recorder=recorder,
         runbooks=catalog,
-        budget=Budget(settings.llm_max_per_incident, settings.llm_max_per_hour),
-        enricher=trading,
-        silencer=silencer,
+        silences=silences,
         runbook_base_url=runbook_base,
-        evidence=EvidenceGatherer.from_settings(settings, trading.catalog),
     )
-    wizard.investigator = build_investigator(settings, wizard, flow, pseudonyms)
     processor = Processor(
         store=store,
         incidents=incidents,
         flow=flow,
-        wizard=wizard,
-        replier=replier,
+        actions=actions,
+        intake=intake,
         recorder=recorder,
         webhook_channel=settings.webhook_channel,
     )
+    analyst = Analyst(
+        store=store,
+        incidents=incidents,
+        wizard=wizard,
+        replier=replier,
+        recorder=recorder,
+        gate=gate,
+        budget=ModelBudget(
+            client,
+            Limits(
+                settings.llm_max_per_incident,
+                settings.llm_max_per_hour,
+                settings.llm_max_per_user_hour,
+            ),
+        ),
+        enricher=trading,
+        evidence=EvidenceGatherer.from_settings(settings, trading.catalog),
+    )
+    wizard.investigator = build_investigator(settings, wizard, analyst, pseudonyms)
     flusher = SummaryFlusher(incidents, flow.refresh, per_minute=settings.summary_updates_per_min)
     bolt = AsyncApp(
         client=web_client,
@@ -368,20 +422,30 @@ async def build_runtime(
     if claim_every_s is None:
         # look for orphans a few times per idle period, so recovery takes ~1.25 x the idle time
         claim_every_s = min(5.0, claim_idle_ms / 4000)
-    pool = WorkerPool(
-        [
-            Worker(
-                client,
-                f"{host}-{os.getpid()}-{i}",
-                processor,
-                claim_idle_ms=claim_idle_ms,
-                claim_every_s=claim_every_s,
-            )
-            for i in range(
-                0 if role == "intake" else settings.workers if workers is None else workers
-            )
-        ]
-    )
+    fast_jobs = settings.workers if workers is None else workers
+    prefix = f"{host}-{os.getpid()}"
+    stage_workers = [
+        Worker(
+            client,
+            f"{prefix}-0",
+            processor,
+            stage=FAST,
+            concurrency=fast_jobs,
+            claim_idle_ms=claim_idle_ms,
+            claim_every_s=claim_every_s,
+        ),
+        Worker(
+            client,
+            f"{prefix}-a",
+            analyst,
+            stage=ANALYSIS,
+            # Take in more than the gate lets through, so waiting analyses can say they wait.
+            concurrency=2 * settings.llm_concurrency,
+            claim_idle_ms=claim_idle_ms,
+            claim_every_s=claim_every_s,
+        ),
+    ]
+    pool = WorkerPool([] if role == "intake" else stage_workers)
     runtime = Runtime(
         settings=settings,
         redis=client,
@@ -392,15 +456,19 @@ async def build_runtime(
         catalog=catalog,
         replier=replier,
         processor=processor,
+        analyst=analyst,
         bolt=bolt,
         pool=pool,
         web_app=build_web_app(
-            WebDeps(settings, bolt, intake, store, audit, client, pool)  # explicit, no cycle
+            # explicit, no cycle
+            WebDeps(settings, bolt, intake, store, audit, client, pool, workers_alive)
         ),
         access=access,
         embedded=embedded,
         incidents=incidents,
         flusher=flusher,
+        silencer=silencer,
+        slack_http=session,
     )
     pool.start()
     if role != "intake":

@@ -140,25 +140,41 @@ async def _serve(
     The health port is served in Socket Mode too, so probes and Prometheus work in both modes.
     """
     from bot.app import build_runtime
+    from bot.pipeline.intake_loop import IntakeThread
 
     drain = drain_s if drain_s is not None else settings.llm_deadline_s + DRAIN_MARGIN_S
     if role != "intake":  # only workers call the model
         await verify_model(settings)
-    runtime = await build_runtime(settings, role=role)
+    # --role all: the stage workers on this loop, intake on its own loop in a thread
+    # (bot/pipeline/intake_loop.py), so acks never wait behind a job's CPU.
+    runtime = await build_runtime(settings, role="worker" if role == "all" else role)
+    intake: IntakeThread | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        await runtime.start_http(host=host, port=port)
-        if socket_mode and role != "worker":
-            assert settings.slack_app_token is not None
-            await runtime.start_socket_mode(settings.slack_app_token.get_secret_value())
-        log.info("wizard_serving", port=runtime.port, socket_mode=socket_mode, role=role)
+        if role == "all":
+            intake = IntakeThread(
+                settings.model_copy(update={"redis_url": runtime.redis_url}),
+                host=host,
+                port=port,
+                socket_mode=socket_mode,
+                workers_alive=lambda: runtime.pool.alive,
+            )
+            bound = await asyncio.to_thread(intake.start)
+        else:
+            bound = await runtime.start_http(host=host, port=port)
+            if socket_mode and role != "worker":
+                assert settings.slack_app_token is not None
+                await runtime.start_socket_mode(settings.slack_app_token.get_secret_value())
+        log.info("wizard_serving", port=bound, socket_mode=socket_mode, role=role)
         await stop.wait()
         log.info("wizard_draining", drain_s=drain)
     finally:
+        if intake is not None:  # intake closes first: Slack redelivers what it cannot hand over
+            await asyncio.to_thread(intake.stop)
         await runtime.stop(drain_s=drain)
 
 

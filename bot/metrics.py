@@ -38,6 +38,23 @@ REDIS_OOM = Counter(
     ["where"],
     registry=REGISTRY,
 )
+ANALYSIS_LAG = Gauge(
+    "wizard_analysis_waiting", "Analyses in the stream not yet taken by any worker.",
+    registry=REGISTRY,
+)  # fmt: skip
+ANALYSIS_PENDING = Gauge(
+    "wizard_analysis_pending", "Analyses taken by a worker and not yet acked.", registry=REGISTRY
+)
+LLM_IN_FLIGHT = Gauge(
+    "wizard_llm_in_flight", "Model calls holding a gate slot in this process.", registry=REGISTRY
+)
+LLM_WAITING = Gauge(
+    "wizard_llm_waiting", "Analyses waiting for a model slot in this process.", registry=REGISTRY
+)
+LLM_PAUSED = Gauge(
+    "wizard_llm_paused", "1 while the API's rate-limit headers pause new model calls.",
+    registry=REGISTRY,
+)  # fmt: skip
 LLM_CALLS = Counter("wizard_llm_calls", "Model calls by outcome.", ["outcome"], registry=REGISTRY)
 LLM_LATENCY = Histogram(
     "wizard_llm_latency_seconds",

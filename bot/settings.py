@@ -127,9 +127,12 @@ class Settings(BaseSettings):
     prompts_dir: Path | None = Field(default=None, alias="WIZARD_PROMPTS_DIR")
     runbooks_dir: Path | None = Field(default=None, alias="WIZARD_RUNBOOKS_DIR")
     workers: int = Field(default=16, alias="WIZARD_WORKERS", ge=1, le=64)
-    """Concurrent jobs per process. A job spends most of its time waiting on the model, so this
-    bounds how many new incidents per second one process analyses (about workers ÷ model
-    latency: 16 ÷ 2 s = 8/s); the CPU work per job is small."""
+    """Fast jobs (parse, incident bookkeeping, cards, routing) run side by side per process.
+    They never wait on the model, so this does not bound analyses (`WIZARD_LLM_CONCURRENCY`
+    does); it only overlaps their Redis and Slack round trips."""
+    llm_concurrency: int = Field(default=64, alias="WIZARD_LLM_CONCURRENCY", ge=1, le=1024)
+    """Model calls in flight per process (the analysis stage's bound, with the API's
+    rate-limit headers); an analysis past it waits, and says so in its thread."""
     deploy_window_h: float = Field(default=24.0, alias="WIZARD_DEPLOY_WINDOW_H", gt=0)
     thread_memory_tokens: int = Field(
         default=6000, alias="WIZARD_THREAD_MEMORY_TOKENS", ge=500, le=100000
@@ -169,6 +172,9 @@ class Settings(BaseSettings):
     not replaced by a new incident and thread."""
     llm_max_per_incident: int = Field(default=3, alias="WIZARD_LLM_MAX_PER_INCIDENT", ge=0)
     llm_max_per_hour: int = Field(default=60, alias="WIZARD_LLM_MAX_PER_HOUR", ge=0)
+    llm_max_per_user_hour: int = Field(default=20, alias="WIZARD_LLM_MAX_PER_USER_HOUR", ge=0)
+    """Model answers one person's follow-ups and `/wizard` questions may use per hour (they
+    also draw from `WIZARD_LLM_MAX_PER_HOUR`)."""
     summary_interval_s: float = Field(default=5.0, alias="WIZARD_SUMMARY_INTERVAL_S", ge=0)
     summary_updates_per_min: int = Field(
         default=40, alias="WIZARD_SUMMARY_UPDATES_PER_MIN", ge=1, le=600

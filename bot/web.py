@@ -9,6 +9,7 @@ Bad input gets a 4xx with a reason, never a 5xx.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,7 @@ from bot.audit.log import AuditLog
 from bot.context.store import ContextStore
 from bot.deploys import DeployIgnored, parse_deploy_payload
 from bot.pipeline.intake import Intake, RedisFull, webhook_job_id
-from bot.pipeline.jobs import Job
+from bot.pipeline.jobs import WebhookJob
 from bot.pipeline.worker import WorkerPool
 from bot.settings import Settings
 from bot.store import keys
@@ -54,6 +55,14 @@ class WebDeps:
     audit: AuditLog
     redis: Redis
     pool: WorkerPool
+    workers_alive: Callable[[], bool] | None = None
+    """For an intake loop in a thread (`bot/pipeline/intake_loop.py`): whether the process's
+    stage workers, on the main loop, are alive, so /healthz and /readyz speak for the process."""
+
+    def workers_ok(self) -> bool:
+        """Every stage worker of this process alive (an intake-only process: none to check)."""
+        peer = self.workers_alive() if self.workers_alive is not None else True
+        return self.pool.alive and peer
 
 
 def build_web_app(runtime: WebDeps) -> web.Application:
@@ -113,9 +122,7 @@ def build_web_app(runtime: WebDeps) -> web.Application:
             return _json_error(400, "not an Alertmanager webhook body (no alerts list)")
         alerts = parse_alertmanager_webhook(payload)
         received = datetime.now(UTC)
-        job = Job(
-            id=webhook_job_id(body, received), kind="webhook", alerts=alerts, received_at=received
-        )
+        job = WebhookJob(id=webhook_job_id(body, received), alerts=alerts, received_at=received)
         try:
             queued = await runtime.intake.submit_webhook(
                 job,
@@ -152,7 +159,7 @@ def build_web_app(runtime: WebDeps) -> web.Application:
             redis_ok = bool(await runtime.redis.ping())
         except Exception:
             redis_ok = False
-        workers_ok = runtime.pool.alive
+        workers_ok = runtime.workers_ok()
         status = 200 if redis_ok and workers_ok else 503
         return web.json_response({"redis": redis_ok, "workers": workers_ok}, status=status)
 
@@ -183,7 +190,7 @@ def build_web_app(runtime: WebDeps) -> web.Application:
 
     async def readyz(_: web.Request) -> web.Response:
         """Ready = Redis answers, every worker task is alive, and the queue is moving."""
-        checks: dict[str, bool] = {"workers": runtime.pool.alive}
+        checks: dict[str, bool] = {"workers": runtime.workers_ok()}
         try:
             checks["redis"] = bool(await runtime.redis.ping())
             oldest = (await queue_state())[2]

@@ -15,8 +15,8 @@ from pydantic import AnyHttpUrl, SecretStr
 
 from bot.app import Runtime, build_runtime
 from bot.devtools.slack import SlackSandbox
+from bot.pipeline.worker import queue_idle
 from bot.settings import Settings
-from bot.store import keys
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.fakes.signing import block_actions_body, event_body, signed_headers, slash_body
 
@@ -137,9 +137,7 @@ class Bot:
         """Wait until every queued job was delivered and acked."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            groups = await self.runtime.redis.xinfo_groups(keys.JOBS_STREAM)
-            group = next((g for g in groups if g["name"] == keys.JOBS_GROUP), None)
-            if group and group["pending"] == 0 and not group.get("lag"):
+            if await queue_idle(self.runtime.redis):  # both stages: fast jobs and analyses
                 return
             await asyncio.sleep(0.05)
         raise TimeoutError("jobs still pending")

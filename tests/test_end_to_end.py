@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bot.devtools.slack import SlackSandbox
-from bot.pipeline.worker import Worker
+from bot.pipeline.worker import ANALYSIS, FAST, Worker
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.harness import (
@@ -177,28 +177,35 @@ async def test_worker_killed_mid_job_completes_reply_exactly_once(
     try:
         ts = await bot.post_alert(alert_message())
         async with asyncio.timeout(5):
-            while not bot.thread(ALERT_CHANNEL, ts):
+            while not bot.thread(ALERT_CHANNEL, ts) or not llm.requests:
                 await asyncio.sleep(0.02)
         placeholder = bot.thread(ALERT_CHANNEL, ts)[0]
-        # the worker dies mid-job: its task is killed, the job stays pending, unacked
+        # the process dies while the analysis waits on the model: every worker task is killed,
+        # the analysis (and possibly the fast job's tail) stays pending, unacked
         for task in bot.runtime.pool.tasks:
             task.cancel()
         await asyncio.gather(*bot.runtime.pool.tasks, return_exceptions=True)
         llm.reset()
-        rescuer = Worker(
-            bot.runtime.redis,
-            "rescuer",
-            bot.runtime.processor,
-            claim_idle_ms=200,
-            claim_every_s=0.1,
-            block_ms=50,
-        )
-        task = asyncio.create_task(rescuer.run())
+        rescuers = [
+            Worker(
+                bot.runtime.redis,
+                f"rescuer-{stage.name}",
+                handler,
+                stage=stage,
+                claim_idle_ms=200,
+                claim_every_s=0.1,
+                block_ms=50,
+            )
+            for stage, handler in ((FAST, bot.runtime.processor), (ANALYSIS, bot.runtime.analyst))
+        ]
+        tasks = [asyncio.create_task(rescuer.run()) for rescuer in rescuers]
         try:
             await bot.drain(timeout=15)
         finally:
-            rescuer.stop()
-            await asyncio.wait_for(task, 5)
+            for rescuer in rescuers:
+                rescuer.stop()
+            await asyncio.wait_for(asyncio.gather(*tasks), 5)
+        assert rescuers[1].processed == 1  # the analysis was taken over and finished
         replies = bot.thread(ALERT_CHANNEL, ts)
         # the summary (posted before the crash, edited) + the analysis and its plan
         assert len(replies) == 3
@@ -218,9 +225,10 @@ async def test_crash_between_post_and_ledger_is_recovered_from_metadata(
     finds its message through Slack message metadata and edits it."""
     ts = await bot.post_alert(alert_message())
     await bot.drain()
-    job_id = f"msg:{ALERT_CHANNEL}:{ts}"
     ledger = bot.runtime.replier.ledger
-    slot = bot.answer(ALERT_CHANNEL, ts)["metadata"]["event_payload"]["slot"]
+    payload = bot.answer(ALERT_CHANNEL, ts)["metadata"]["event_payload"]
+    job_id, slot = payload["job"], payload["slot"]
+    assert job_id.startswith("an:")  # the analysis stage posted it, under its own job id
     await bot.runtime.redis.hdel(f"wizard:job:{job_id}", f"{slot}_ts")
     await ledger.set(job_id, **{f"{slot}_state": "posting"})
     found = await bot.runtime.replier.ensure(

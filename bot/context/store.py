@@ -68,44 +68,65 @@ class ContextStore:
         now: datetime | None = None,
     ) -> AlertRecord:
         """Upsert the alert's state; keeps first_seen and counts occurrences."""
+        records = await self.record_alerts([alert], channel=channel, thread_ts=thread_ts, now=now)
+        return records[0]
+
+    async def record_alerts(
+        self,
+        alerts: list[Alert],
+        *,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        now: datetime | None = None,
+    ) -> list[AlertRecord]:
+        """Upsert several alerts' state in two round trips (one MGET, one transaction): a job
+        records its whole group at once."""
+        if not alerts:
+            return []
         now = now or datetime.now(UTC)
-        key = keys.alert(alert.fingerprint)
-        raw = await self.redis.get(key)
-        if raw:
-            previous = AlertRecord.model_validate_json(raw)
-            record = previous.model_copy(
-                update={
-                    "alert": alert,
-                    "last_seen": now,
-                    "occurrences": previous.occurrences + 1,
-                    "channel": channel or previous.channel,
-                    "thread_ts": thread_ts or previous.thread_ts,
-                }
-            )
-        else:
-            record = AlertRecord(
-                alert=alert,
-                first_seen=alert.starts_at or now,
-                last_seen=now,
-                channel=channel,
-                thread_ts=thread_ts,
-            )
+        raws = await self.redis.mget([keys.alert(a.fingerprint) for a in alerts])
         score = _score(now)
+        records: list[AlertRecord] = []
+        known: dict[str, AlertRecord] = {}
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(key, record.model_dump_json(), ex=ALERT_TTL_S)
-            if alert.status == "firing":
-                pipe.zadd(keys.ALERTS_OPEN, {alert.fingerprint: score})
-            else:
-                pipe.zrem(keys.ALERTS_OPEN, alert.fingerprint)
-            pipe.zadd(keys.ALERTS_RECENT, {alert.fingerprint: score})
+            for alert, raw in zip(alerts, raws, strict=True):
+                previous = known.get(alert.fingerprint) or (
+                    AlertRecord.model_validate_json(raw) if raw else None
+                )
+                if previous is not None:
+                    record = previous.model_copy(
+                        update={
+                            "alert": alert,
+                            "last_seen": now,
+                            "occurrences": previous.occurrences + 1,
+                            "channel": channel or previous.channel,
+                            "thread_ts": thread_ts or previous.thread_ts,
+                        }
+                    )
+                else:
+                    record = AlertRecord(
+                        alert=alert,
+                        first_seen=alert.starts_at or now,
+                        last_seen=now,
+                        channel=channel,
+                        thread_ts=thread_ts,
+                    )
+                known[alert.fingerprint] = record
+                records.append(record)
+                pipe.set(keys.alert(alert.fingerprint), record.model_dump_json(), ex=ALERT_TTL_S)
+                if alert.status == "firing":
+                    pipe.zadd(keys.ALERTS_OPEN, {alert.fingerprint: score})
+                else:
+                    pipe.zrem(keys.ALERTS_OPEN, alert.fingerprint)
+                pipe.zadd(keys.ALERTS_RECENT, {alert.fingerprint: score})
+                if alert.service:
+                    svc_key = keys.alerts_by_service(alert.service)
+                    pipe.zadd(svc_key, {alert.fingerprint: score})
+                    pipe.zremrangebyscore(svc_key, 0, score - RECENT_WINDOW_S)
+                    pipe.expire(svc_key, RECENT_WINDOW_S)
             pipe.zremrangebyscore(keys.ALERTS_RECENT, 0, score - RECENT_WINDOW_S)
-            if alert.service:
-                svc_key = keys.alerts_by_service(alert.service)
-                pipe.zadd(svc_key, {alert.fingerprint: score})
-                pipe.zremrangebyscore(svc_key, 0, score - RECENT_WINDOW_S)
-                pipe.expire(svc_key, RECENT_WINDOW_S)
             await pipe.execute()
-        return record
+        return records
 
     async def place_alert(self, fingerprint: str, channel: str, thread_ts: str) -> None:
         """Note where an alert's thread is once it exists (a webhook incident's root is posted

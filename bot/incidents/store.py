@@ -1,4 +1,4 @@
-"""Incidents in Redis: grouping alerts, counting every one, and the LLM budget.
+"""Incidents in Redis: grouping alerts and counting every one.
 
 Many workers (and replicas) handle alerts of one storm at the same time, so every change to an
 incident happens under a per-group redis-py `Lock`: exactly one job opens the incident (and so
@@ -246,32 +246,6 @@ class IncidentStore:
 
     async def pending_summaries(self) -> int:
         return int(await self.redis.zcard(keys.INCIDENTS_DIRTY))
-
-    # --- LLM budget -------------------------------------------------------------------------
-    async def take_llm_budget(
-        self, incident_id: str, *, per_incident: int, per_hour: int, now: datetime | None = None
-    ) -> str | None:
-        """Reserve one model call; returns why not when a cap is reached (then: fallback)."""
-        bucket = (now or datetime.now(UTC)).strftime("%Y%m%d%H")
-        inc_key, hour_key = keys.llm_budget_incident(incident_id), keys.llm_budget_hour(bucket)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(inc_key)
-            pipe.expire(inc_key, JOBS_TTL_S)
-            pipe.incr(hour_key)
-            pipe.expire(hour_key, 7200)
-            used_incident, _, used_hour, _ = await pipe.execute()
-        reason = None
-        if used_incident > per_incident:
-            reason = f"LLM budget: {per_incident} analyses per incident already used"
-        elif used_hour > per_hour:
-            reason = f"LLM budget: {per_hour} model calls this hour already used"
-        if reason:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.decr(inc_key)
-                pipe.decr(hour_key)
-                await pipe.execute()
-            log.warning("llm_budget_exhausted", incident_id=incident_id, reason=reason)
-        return reason
 
     # --- incident memory --------------------------------------------------------------------
     async def record_outcome(self, outcome: Outcome) -> None:

@@ -17,7 +17,7 @@ from redis.exceptions import OutOfMemoryError
 
 from bot import metrics
 from bot.door import Door
-from bot.pipeline.jobs import Job
+from bot.pipeline.jobs import AnalysisJob, Job
 from bot.store import keys
 
 log = structlog.get_logger(__name__)
@@ -50,34 +50,52 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'job', ARGV[2])
 
 
 class Intake:
-    """The only writer of the job stream."""
+    """The only writer of the stage streams: fast jobs from Slack and the hooks, analyses
+    from fast jobs."""
 
     def __init__(self, client: redis.Redis, door: Door | None = None) -> None:
         self.redis = client
         self.door = door or Door()
         self._script = client.register_script(_ENQUEUE)
 
-    async def enqueue(self, job: Job, dedup_keys: list[str], ttl_s: int = DEDUP_TTL_S) -> bool:
+    async def enqueue(
+        self,
+        job: Job,
+        dedup_keys: list[str],
+        ttl_s: int = DEDUP_TTL_S,
+        stream: str = keys.JOBS_STREAM,
+        *,
+        scrub: bool = True,
+    ) -> bool:
         """Queue `job` unless any dedup key was seen; True when queued.
 
         The job's outside text is scrubbed by the door first: the stream (and the AOF) never
-        holds the raw event."""
-        job = Job.model_validate(await self.door.job_fields(job.model_dump(mode="json")))
+        holds the raw event. (An analysis is made from a fast job's already scrubbed fields:
+        `scrub=False`.)"""
+        if scrub:
+            fields = await self.door.job_fields(job.model_dump(mode="json"))
+            job = type(job).model_validate(fields)
         try:
             stream_id = await self._script(
-                keys=[keys.JOBS_STREAM, *dedup_keys],
+                keys=[stream, *dedup_keys],
                 args=[ttl_s, job.model_dump_json(), job.id, STREAM_MAXLEN],
             )
         except OutOfMemoryError as exc:
             metrics.REDIS_OOM.labels("intake").inc()
-            log.error("redis_out_of_memory", job_id=job.id, kind=job.kind, hint=REDIS_FULL)
+            log.error(
+                "redis_out_of_memory", job_id=job.id, kind=getattr(job, "kind", None),
+                hint=REDIS_FULL,
+            )  # fmt: skip
             raise RedisFull(REDIS_FULL) from exc
         queued = stream_id is not None
-        metrics.EVENTS.labels(job.kind, "queued" if queued else "duplicate").inc()
+        metrics.EVENTS.labels(
+            str(getattr(job, "kind", "unknown")), "queued" if queued else "duplicate"
+        ).inc()
         log.info(
             "job_enqueued" if queued else "job_duplicate",
             job_id=job.id,
-            kind=job.kind,
+            kind=getattr(job, "kind", None),
+            stage="fast" if stream == keys.JOBS_STREAM else "analysis",
             event_id=job.event_id,
             stream_id=stream_id,
         )
@@ -88,9 +106,17 @@ class Intake:
         dedup = []
         if job.event_id:
             dedup.append(keys.dedup_event(job.event_id))
-        if job.channel and job.ts:
-            dedup.append(keys.dedup_message(job.channel, job.ts))
+        channel, ts = getattr(job, "channel", None), getattr(job, "ts", None)
+        if channel and ts:
+            dedup.append(keys.dedup_message(channel, ts))
         return await self.enqueue(job, dedup)
+
+    async def submit_analysis(self, job: AnalysisJob) -> bool:
+        """Queue an analysis for the analysis stage, once per analysis id (a reclaimed fast
+        job that asks again finds it queued, or done)."""
+        return await self.enqueue(
+            job, [keys.dedup_analysis(job.id)], stream=keys.ANALYSIS_STREAM, scrub=False
+        )
 
     async def submit_webhook(
         self,

@@ -11,7 +11,7 @@ from typing import Any
 from bot.audit.log import AuditLog, money
 from bot.context.store import Turn
 from bot.models import TriageResult
-from bot.pipeline.jobs import Job
+from bot.pipeline.jobs import AnalysisBase, Job
 from bot.store import keys
 from bot.store.ledger import JobLedger
 
@@ -52,6 +52,7 @@ class Recorder:
             kind,
             job,
             event_id=job.event_id,
+            source_job=job.source_job if isinstance(job, AnalysisBase) else None,
             thread=f"{channel}:{thread_ts}" if thread_ts else channel,
             fingerprint=fingerprint,
             incident_id=incident_id,

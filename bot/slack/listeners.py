@@ -35,7 +35,7 @@ from bot.freeze import FreezeCommandError, FreezeStore, parse_freeze_command, st
 from bot.freeze.store import FreezeReplayed, FreezeStale
 from bot.incidents.store import IncidentStore
 from bot.pipeline.intake import Intake
-from bot.pipeline.jobs import Job
+from bot.pipeline.jobs import ActionJob, AlertJob, FollowupJob, QuestionJob
 from bot.render.feedback import FEEDBACK_ACTIONS, parse_feedback
 from bot.render.incident import ACTION_RUNBOOK, ACTIONS, incidents_section
 from bot.render.mrkdwn import escape_mrkdwn
@@ -154,9 +154,8 @@ class SlackListeners:
                 if not all(a.recognised for a in alerts):
                     metrics.ALERTS_UNRECOGNISED.inc()
                 await self.intake.submit_slack(
-                    Job(
+                    AlertJob(
                         id=f"msg:{channel}:{ts}",
-                        kind="alert",
                         channel=channel,
                         ts=ts,
                         thread_ts=thread_ts if in_thread else None,
@@ -180,9 +179,8 @@ class SlackListeners:
             text = _strip_mention(str(event.get("text") or ""))[:MAX_QUESTION_CHARS]
             if text:
                 await self.intake.submit_slack(
-                    Job(
+                    FollowupJob(
                         id=f"msg:{channel}:{ts}",
-                        kind="followup",
                         channel=channel,
                         ts=ts,
                         thread_ts=thread_ts,
@@ -203,9 +201,8 @@ class SlackListeners:
         if not isinstance(edit_ts, str) or not parse_message(inner):
             return
         await self.intake.submit_slack(
-            Job(
+            AlertJob(
                 id=f"edit:{channel}:{post_ts}:{edit_ts}",
-                kind="alert",
                 channel=channel,
                 ts=edit_ts,
                 thread_ts=post_ts,
@@ -235,16 +232,31 @@ class SlackListeners:
             return
         if not text:
             text = "What should we do about this?" if known else "help"
+        user = _user_id(event)
+        event_id = body.get("event_id")
+        if known:
+            assert isinstance(thread_ts, str)
+            await self.intake.submit_slack(
+                FollowupJob(
+                    id=f"msg:{channel}:{ts}",
+                    channel=channel,
+                    ts=ts,
+                    thread_ts=thread_ts,
+                    user=user,
+                    text=text,
+                    event_id=event_id,
+                )
+            )
+            return
         await self.intake.submit_slack(
-            Job(
+            QuestionJob(
                 id=f"msg:{channel}:{ts}",
-                kind="followup" if known else "question",
                 channel=channel,
                 ts=ts,
                 thread_ts=thread_ts if in_thread else None,
-                user=_user_id(event),
+                user=user,
                 text=text,
-                event_id=body.get("event_id"),
+                event_id=event_id,
             )
         )
 
@@ -315,7 +327,7 @@ class SlackListeners:
         `_GROUPS` when either is set; otherwise anyone in the channel may use them.
         """
         user = (body.get("user") or {}).get("id")
-        action_id = action.get("action_id")
+        action_id = str(action.get("action_id") or "")
         incident_id = action.get("value")
         channel = (body.get("channel") or {}).get("id")
         if not isinstance(user, str) or not isinstance(incident_id, str) or not incident_id:
@@ -339,11 +351,10 @@ class SlackListeners:
             )
             return
         await self.intake.submit_slack(
-            Job(
+            ActionJob(
                 # the button's value is outside text: it reaches the id (a key name) only hashed
                 id=f"act:{_digest(incident_id)}:{action_id}:"
                 f"{action.get('action_ts') or uuid.uuid4().hex}",
-                kind="action",
                 channel=channel if isinstance(channel, str) else None,
                 user=user,
                 action=action_id,
@@ -387,10 +398,9 @@ class SlackListeners:
             await self._freeze(ack, command, rest.strip(), request)
         else:
             queued = await self.intake.submit_slack(
-                Job(
+                QuestionJob(
                     id=f"cmd:{command.get('trigger_id') or uuid.uuid4().hex}",
-                    kind="question",
-                    channel=command.get("channel_id"),
+                    channel=command["channel_id"],
                     user=command.get("user_id"),
                     text=text,
                     response_url=command.get("response_url"),

@@ -210,7 +210,7 @@ class Replier:
         """Answer through a command's or button's response_url: visible to the channel (works
         where the bot is no member), or only to the person who asked (`ephemeral`)."""
         blocks, text = await self._outward(blocks, text)
-        webhook = AsyncWebhookClient(response_url)
+        webhook = AsyncWebhookClient(response_url, session=self.client.session)
         await webhook.send(
             text=text,
             blocks=blocks,

@@ -10,6 +10,9 @@ README "Redis key schema"):
 | `wizard:dedup:hook:{sha}` | string | identical webhook body already accepted | 10 min |
 | `wizard:jobs` | stream | durable work queue, consumer group `wizard-workers` | trimmed ~100k (`STREAM_MAXLEN`) |
 | `wizard:jobs:dead` | stream | jobs that failed too often or could not be parsed, with the reason | — |
+| `wizard:analyses` | stream | durable analysis stage (every model call), consumer group `wizard-analysts` | trimmed ~100k (`STREAM_MAXLEN`) |
+| `wizard:analyses:dead` | stream | analyses that failed too often or could not be parsed, with the reason | — |
+| `wizard:dedup:analysis:{id}` | string | analysis already queued (a reclaimed fast job asks again) | 24 h |
 | `wizard:job:{job_id}` | hash | what a job already posted (channel, thread, message ts, state) | 7 d |
 | `wizard:alert:{fingerprint}` | string (JSON `AlertRecord`) | latest state of one alert | 30 d |
 | `wizard:alerts:open` | zset fingerprint → last seen | alerts currently firing | — |
@@ -42,6 +45,8 @@ README "Redis key schema"):
 | `wizard:incidents:dirty` | zset id → due time | summaries waiting for an update | — |
 | `wizard:incidents:rendered` | hash id → time | last summary update (throttle) | — |
 | `wizard:llm:incident:{id}` / `wizard:llm:hour:{YYYYmmddHH}` | counter | LLM budget used | 7 d / 2 h |
+| `wizard:llm:user:{user}:{YYYYmmddHH}` | counter | model calls one person's follow-ups and questions used this hour | 2 h |
+| `wizard:summary:bucket` | hash tokens, at | the summary-update token bucket every replica draws from | 1 h idle |
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ PREFIX = "wizard"
 JOBS_STREAM = f"{PREFIX}:jobs"
 JOBS_GROUP = "wizard-workers"
 JOBS_DEAD = f"{JOBS_STREAM}:dead"
+ANALYSIS_STREAM = f"{PREFIX}:analyses"
+ANALYSIS_GROUP = "wizard-analysts"
+ANALYSIS_DEAD = f"{ANALYSIS_STREAM}:dead"
 AUDIT_STREAM = f"{PREFIX}:audit"
 AUDIT_HEAD = f"{PREFIX}:audit:head"
 ALERTS_OPEN = f"{PREFIX}:alerts:open"
@@ -68,6 +76,10 @@ def dedup_message(channel: str, ts: str) -> str:
 
 def dedup_hook(digest: str) -> str:
     return f"{PREFIX}:dedup:hook:{digest}"
+
+
+def dedup_analysis(analysis_id: str) -> str:
+    return f"{PREFIX}:dedup:analysis:{analysis_id}"
 
 
 def job(job_id: str) -> str:
@@ -174,6 +186,13 @@ def llm_budget_incident(incident_id: str) -> str:
 
 def llm_budget_hour(bucket: str) -> str:
     return f"{PREFIX}:llm:hour:{bucket}"
+
+
+def llm_budget_user(user: str, bucket: str) -> str:
+    return f"{PREFIX}:llm:user:{user}:{bucket}"
+
+
+SUMMARY_BUCKET = f"{PREFIX}:summary:bucket"
 
 
 def audited(job_id: str, kind: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import redis.asyncio as redis
 
 from bot.store import keys
-from bot.store.typed import fields, text_map
+from bot.store.typed import fields, text_map, text_or_none
 
 JOB_TTL_S = 7 * 24 * 3600
 
@@ -39,6 +39,26 @@ class JobLedger:
             pipe.expire(key, JOB_TTL_S)
             count, _ = await pipe.execute()
         return int(count)
+
+    async def begin(self, job_id: str) -> tuple[bool, int]:
+        """(already done, attempts including this one), in one round trip: what a worker asks
+        before it runs a job."""
+        key = keys.job(job_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(key, "state")
+            pipe.hincrby(key, "attempts", 1)
+            pipe.expire(key, JOB_TTL_S)
+            state, count, _ = await pipe.execute()
+        return text_or_none(state) == "done", int(count)
+
+    async def finish(self, job_id: str, stream: str, group: str, entry_id: str) -> None:
+        """Mark the job done and ack its stream entry in one transaction."""
+        key = keys.job(job_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, "state", "done")
+            pipe.expire(key, JOB_TTL_S)
+            pipe.xack(stream, group, entry_id)
+            await pipe.execute()
 
     async def is_done(self, job_id: str) -> bool:
         return await self.redis.hget(keys.job(job_id), "state") == "done"

@@ -134,8 +134,15 @@ class Wizard:
         return result.model_copy(update={"runbook": context.runbook})
 
     async def followup(
-        self, question: str, turns: Sequence[Turn], context: Context | None
+        self,
+        question: str,
+        turns: Sequence[Turn],
+        context: Context | None,
+        *,
+        skip_model: str | None = None,
     ) -> TriageResult:
+        """Answer a thread follow-up; `skip_model` as in `triage` (the hourly or per-user
+        budget is spent)."""
         parts = [self.prompts.followup.strip()]
         runbook = None
         if context is not None:
@@ -157,11 +164,15 @@ class Wizard:
             return answer_for_question(self.catalog.search(question), question, reason)
 
         result = await self._ask(
-            "\n\n".join(parts), fallback=fallback, context=context, tools=tools
+            "\n\n".join(parts),
+            fallback=fallback,
+            context=context,
+            tools=tools,
+            skip_model=skip_model,
         )
         return result.model_copy(update={"runbook": context.runbook if context else None})
 
-    async def question(self, question: str) -> TriageResult:
+    async def question(self, question: str, *, skip_model: str | None = None) -> TriageResult:
         tools = self._tools()
         user = "\n\n".join(
             [
@@ -177,6 +188,7 @@ class Wizard:
             fallback=lambda reason: answer_for_question(matches, question, reason),
             context=None,
             tools=tools,
+            skip_model=skip_model,
         )
         ref = self.catalog.ref(matches[0], self.runbook_base_url) if matches else None
         return result.model_copy(update={"runbook": ref})

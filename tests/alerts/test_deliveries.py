@@ -14,7 +14,7 @@ import redis.asyncio as redis
 
 from bot.alerts.deliveries import delivery_id
 from bot.pipeline.intake import Intake, webhook_job_id
-from bot.pipeline.jobs import Job
+from bot.pipeline.jobs import WebhookJob
 from bot.store import keys
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
@@ -55,8 +55,8 @@ async def test_redelivery_counts_once_then_repeat_is_queued(redis_client: redis.
     raw = json.dumps(body()).encode()
     delivery = delivery_id(body(), raw)
 
-    def job(n: int) -> Job:
-        return Job(id=f"hook:{n}", kind="webhook")
+    def job(n: int) -> WebhookJob:
+        return WebhookJob(id=f"hook:{n}")
 
     assert await intake.submit_webhook(job(1), raw, delivery=delivery, window_s=1)
     assert not await intake.submit_webhook(job(2), raw, delivery=delivery, window_s=1)

@@ -136,10 +136,15 @@ async def test_socket_mode_serves_health_and_sigterm_drains_the_job_in_hand(
     logs = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     events = [entry.get("event") for entry in logs]
     assert {"wizard_serving", "socket_mode_connected", "wizard_draining"} <= set(events)
-    # the job finished after the drain began, and before the runtime stopped
-    assert (
-        events.index("wizard_draining") < events.index("job_done") < events.index("runtime_stopped")
+    # the analysis in hand finished after the drain began, and before the runtime stopped
+    analysis_done = next(
+        i
+        for i, entry in enumerate(logs)
+        if entry.get("event") == "job_done" and entry.get("stage") == "analysis"
     )
+    # (two runtimes stop: the intake loop's first, then the workers' after the drain)
+    workers_stopped = len(events) - 1 - events[::-1].index("runtime_stopped")
+    assert events.index("wizard_draining") < analysis_done < workers_stopped
     draining = next(entry for entry in logs if entry.get("event") == "wizard_draining")
     assert draining["drain_s"] == 35.0  # WIZARD_LLM_DEADLINE_S + 15 by default
     replies = [m for m in sandbox.replies("C0ALERTS", message["ts"]) if m["ts"] != message["ts"]]

@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 
 from bot.devtools.slack import SlackSandbox
-from bot.store import keys
+from bot.pipeline.worker import queue_idle as stages_idle
 from tests.fakes.signing import event_body, signed_headers
 
 SIGNING_SECRET = "faults-signing-secret-0123456789"
@@ -162,6 +162,10 @@ class BotProcess:
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [entry for entry in self.logs() if entry.get("event") == name]
+
+    def done(self, stage: str) -> list[dict[str, Any]]:
+        """`job_done` of one stage: "fast" (alert, card) or "analysis" (the model call)."""
+        return [entry for entry in self.events("job_done") if entry.get("stage") == stage]
 
     def tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
@@ -335,10 +339,8 @@ async def wait_until(
 
 
 async def queue_idle(client: Any) -> bool:
-    """Nothing waiting and nothing pending in the job stream's consumer group."""
-    groups = await client.xinfo_groups(keys.JOBS_STREAM)
-    group = next((g for g in groups if g["name"] == keys.JOBS_GROUP), None)
-    return bool(group) and group["pending"] == 0 and not group.get("lag")
+    """Nothing waiting and nothing pending in either stage (fast jobs and analyses)."""
+    return await stages_idle(client)
 
 
 async def wizard_cli(

@@ -72,7 +72,7 @@ async def test_sigkill_mid_job_is_finished_exactly_once_by_the_next_process(
         assert not is_final(placeholder)
         first.kill()
         killed = time.monotonic()
-        assert first.events("job_done") == []
+        assert first.done("analysis") == []
 
         llm.reset()  # the model is fine again for whoever picks the job up
         second = await fleet.spawn("second", env)
@@ -97,10 +97,11 @@ async def test_sigkill_mid_job_is_finished_exactly_once_by_the_next_process(
         ]
         assert len(posts) == 3, f"{len(posts)} posts in the thread\n{fleet}"
         assert second.events("jobs_reclaimed"), str(second)
-        assert len(second.events("job_done")) == 1
+        assert len(second.done("analysis")) == 1  # the analysis, taken over and finished once
+        assert len(first.done("fast") + second.done("fast")) == 1
 
         job_id = f"msg:{ALERT_CHANNEL}:{ts}"
-        records = [r for r in await AuditLog(own_client).records() if r.get("job_id") == job_id]
+        records = [r for r in await AuditLog(own_client).records() if r.get("source_job") == job_id]
         assert [r["kind"] for r in records] == ["triage"]
         assert records[0]["fallback"] is False  # the second process got the model's answer
         data_dir = Path(env["WIZARD_DATA_DIR"])
@@ -170,6 +171,6 @@ async def test_sigkill_while_posting_is_recovered_from_the_thread_not_posted_twi
         assert is_final(replies[2]) and not is_final(replies[0])
         assert second.events("reply_recovered"), str(second)
         job_id = f"msg:{ALERT_CHANNEL}:{ts}"
-        records = [r for r in await AuditLog(own_client).records() if r.get("job_id") == job_id]
+        records = [r for r in await AuditLog(own_client).records() if r.get("source_job") == job_id]
         assert [r["kind"] for r in records] == ["triage"]
         record(recovered_after_kill_s=round(recovered_s, 2))

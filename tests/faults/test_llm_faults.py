@@ -42,6 +42,7 @@ from tests.faults.procs import (
 pytestmark = [pytest.mark.faults, pytest.mark.asyncio(loop_scope="module")]
 
 DEADLINE_S = 3.0
+RETRY_AFTER_S = 8
 
 
 class World:
@@ -83,7 +84,7 @@ class World:
                 found = [
                     r
                     for r in await AuditLog(self.redis).records()
-                    if r.get("job_id") == job_id and r["kind"] == "triage"
+                    if r.get("source_job") == job_id and r["kind"] == "triage"
                 ]
                 if found:
                     assert len(found) == 1, found
@@ -120,8 +121,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
 
 FAULTS: dict[str, Callable[[FakeAnthropic], None]] = {
     "http_429": lambda llm: llm.fail(429),
-    # the SDK would sleep 30 s before its retry: the deadline must cut that short
-    "http_429_retry_after_30s": lambda llm: llm.fail(429, retry_after=30),
+    # the SDK would sleep 8 s before its retry: the deadline must cut that short
+    "http_429_retry_after_8s": lambda llm: llm.fail(429, retry_after=RETRY_AFTER_S),
     "http_529": lambda llm: llm.fail(529),
     "http_500": lambda llm: llm.fail(500),
     "timeout": lambda llm: llm.hang(),
@@ -149,6 +150,18 @@ async def test_model_fault_gets_runbook_fallback_in_time_then_model_again(
     assert audit["fallback"] is True and audit["fallback_reason"], audit
     assert fallback_s <= DEADLINE_S + 1.0, f"fallback after {fallback_s:.2f}s\n{world.bot}"
     assert attempts >= 1
+    paused = None
+    if fault.startswith("http_429_retry_after"):
+        # The API said "not before 8 s": the model gate holds every new call that long. An
+        # alert inside the window gets the runbook answer at once, saying why, and no call.
+        window_ends = time.monotonic() - fallback_s + RETRY_AFTER_S
+        calls = world.llm.calls
+        ts, paused_s = await world.alert()
+        answer = finals(world.sandbox, ALERT_CHANNEL, ts)
+        assert len(answer) == 1 and "rate limit" in json.dumps(answer[0]["blocks"]), answer[0]
+        assert paused_s <= 1.0 + 1.0 and world.llm.calls == calls, f"{paused_s}\n{world.bot}"
+        paused = round(paused_s, 2)
+        await wait_until(lambda: time.monotonic() > window_ends + 0.2, RETRY_AFTER_S + 1)
 
     # the fake recovers: the next alert is answered by the model, not the runbook
     ts, model_s = await world.alert()
@@ -161,4 +174,5 @@ async def test_model_fault_gets_runbook_fallback_in_time_then_model_again(
         sdk_attempts=attempts,
         reason=audit["fallback_reason"],
         recovered_answer_s=round(model_s, 2),
+        **({"fallback_in_rate_limit_window_s": paused} if paused is not None else {}),
     )

@@ -71,7 +71,7 @@ async def _assert_each_answered_once(
         ]
         assert len(posts) == 3, f"thread {ts}: {len(posts)} posts"  # summary + analysis + plan
     triage = [r for r in await AuditLog(client).records() if r["kind"] == "triage"]
-    assert sorted(r["job_id"] for r in triage) == sorted(
+    assert sorted(r["source_job"] for r in triage) == sorted(
         f"msg:{ALERT_CHANNEL}:{ts}" for ts in threads
     )
     key = anchor.audit_key(AUDIT_KEY)  # the fleet's shared key: every replica signs with it
@@ -119,10 +119,12 @@ async def test_two_http_replicas_same_events_each_alert_answered_once(
         took = await _assert_each_answered_once(sandbox, own_client, threads, fleet)
 
         enqueued = fleet.events("job_enqueued")
-        assert len(enqueued) == ALERTS
+        assert len([e for e in enqueued if e["stage"] == "fast"]) == ALERTS
+        assert len([e for e in enqueued if e["stage"] == "analysis"]) == ALERTS
         assert len(fleet.events("job_duplicate")) == 2 * ALERTS
-        done_by = {bot.name: len(bot.events("job_done")) for bot in replicas}
+        done_by = {bot.name: len(bot.done("fast")) for bot in replicas}
         assert sum(done_by.values()) == ALERTS
+        assert sum(len(bot.done("analysis")) for bot in replicas) == ALERTS
         record(alerts=ALERTS, deliveries=3 * ALERTS, answered_all_s=round(took, 2), **done_by)
 
 
@@ -161,8 +163,11 @@ async def test_two_socket_mode_replicas_same_envelopes_each_alert_answered_once(
             await sandbox.wait_for_ack(envelope_id, timeout=5)
         took = await _assert_each_answered_once(sandbox, own_client, threads, fleet)
 
-        assert len(fleet.events("job_enqueued")) == ALERTS
+        enqueued = fleet.events("job_enqueued")
+        assert len([e for e in enqueued if e["stage"] == "fast"]) == ALERTS
+        assert len([e for e in enqueued if e["stage"] == "analysis"]) == ALERTS
         assert len(fleet.events("job_duplicate")) == ALERTS
-        done_by = {bot.name: len(bot.events("job_done")) for bot in replicas}
+        done_by = {bot.name: len(bot.done("fast")) for bot in replicas}
         assert sum(done_by.values()) == ALERTS
+        assert sum(len(bot.done("analysis")) for bot in replicas) == ALERTS
         record(alerts=ALERTS, envelopes=ALERTS, answered_all_s=round(took, 2), **done_by)

@@ -56,7 +56,9 @@ async def test_intake_acks_and_a_separate_worker_answers(
         )
         # the answer is posted before the job's audit record and ack: wait for the job to end
         await wait_until(
-            lambda: len(worker.events("job_done")) == 5, 10, lambda: f"jobs unfinished\n{fleet}"
+            lambda: len(worker.done("fast")) == 5 and len(worker.done("analysis")) == 5,
+            10,
+            lambda: f"jobs unfinished\n{fleet}",
         )
         assert intake.events("job_done") == []
         assert all(len(finals(sandbox, ALERT_CHANNEL, ts)) == 1 for ts in threads)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import redis.asyncio as redis
 
 from bot.pipeline.intake import Intake
-from bot.pipeline.jobs import Job
+from bot.pipeline.jobs import AlertJob, JobBase
 from bot.pipeline.worker import Worker, ensure_group
 from bot.store import keys
 
@@ -29,8 +29,8 @@ class CountingWorker(Worker):
 
     rounds = 0
 
-    async def _reclaim(self) -> list[tuple[str, dict[str, str]]]:
-        claimed = await super()._reclaim()
+    async def _reclaim(self, count: int) -> list[tuple[str, dict[str, str]]]:
+        claimed = await super()._reclaim(count)
         self.rounds += 1
         return claimed
 
@@ -41,8 +41,8 @@ async def _until(predicate: Callable[[], bool], timeout: float = 20) -> None:
             await asyncio.sleep(0.02)
 
 
-def _job(n: int) -> Job:
-    return Job(id=f"msg:C1:{n}.0", kind="alert", channel="C1", ts=f"{n}.0", event_id=f"Ev{n}")
+def _job(n: int) -> AlertJob:
+    return AlertJob(id=f"msg:C1:{n}.0", channel="C1", ts=f"{n}.0", message={}, event_id=f"Ev{n}")
 
 
 async def test_slow_job_keeps_its_lease_against_an_eager_rescuer(redis_client: redis.Redis) -> None:
@@ -52,12 +52,12 @@ async def test_slow_job_keeps_its_lease_against_an_eager_rescuer(redis_client: r
     started = asyncio.Event()
     release = asyncio.Event()
 
-    async def slow(job: Job) -> None:
+    async def slow(job: JobBase) -> None:
         runs.append("slow")
         started.set()
         await release.wait()  # held until it has outlived the idle time, under claim attempts
 
-    async def rescue(job: Job) -> None:
+    async def rescue(job: JobBase) -> None:
         runs.append("rescuer")
 
     owner = Worker(redis_client, "owner", slow, block_ms=50, claim_idle_ms=IDLE_MS, claim_every_s=0)
@@ -92,7 +92,7 @@ async def test_worker_that_lost_its_lease_abandons_the_job(redis_client: redis.R
     cancelled = asyncio.Event()
     finished: list[str] = []
 
-    async def slow(job: Job) -> None:
+    async def slow(job: JobBase) -> None:
         if job.id == _job(3).id:  # the next job, after the lease of this one was taken
             finished.append(job.id)
             return

@@ -117,20 +117,6 @@ async def test_resolution_reopen_window_and_material_changes(redis_client) -> No
     assert later.incident.thread_ts == "1.7"
 
 
-async def test_llm_budget_per_incident_and_per_hour(redis_client) -> None:
-    store = IncidentStore(redis_client)
-    now = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
-    taken = [
-        await store.take_llm_budget("INC-1", per_incident=2, per_hour=3, now=now) for _ in range(3)
-    ]
-    assert taken[:2] == [None, None] and "per incident" in (taken[2] or "")
-    assert await store.take_llm_budget("INC-2", per_incident=2, per_hour=3, now=now) is None
-    refused = await store.take_llm_budget("INC-3", per_incident=2, per_hour=3, now=now)
-    assert refused is not None and "this hour" in refused
-    next_hour = now + timedelta(hours=1)
-    assert await store.take_llm_budget("INC-3", per_incident=2, per_hour=3, now=next_hour) is None
-
-
 async def test_dirty_summaries_are_throttled_and_claimed_once(redis_client) -> None:
     store = IncidentStore(redis_client, summary_interval_s=5)
     now = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)

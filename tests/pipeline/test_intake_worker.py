@@ -7,13 +7,13 @@ import asyncio
 import redis.asyncio as redis
 
 from bot.pipeline.intake import Intake
-from bot.pipeline.jobs import Job
+from bot.pipeline.jobs import AlertJob, JobBase, WebhookJob
 from bot.pipeline.worker import DEAD_LETTER, Worker, WorkerPool, ensure_group
 from bot.store import keys
 
 
-def _job(n: int = 1, event_id: str = "Ev1") -> Job:
-    return Job(id=f"msg:C1:{n}.0", kind="alert", channel="C1", ts=f"{n}.0", event_id=event_id)
+def _job(n: int = 1, event_id: str = "Ev1") -> AlertJob:
+    return AlertJob(id=f"msg:C1:{n}.0", channel="C1", ts=f"{n}.0", message={}, event_id=event_id)
 
 
 async def test_duplicates_by_event_id_and_by_message(redis_client: redis.Redis) -> None:
@@ -36,7 +36,7 @@ async def test_concurrent_duplicates_enqueue_once(redis_client: redis.Redis) -> 
 
 async def test_webhook_dedup_on_body(redis_client: redis.Redis) -> None:
     intake = Intake(redis_client)
-    job = Job(id="hook:x", kind="webhook")
+    job = WebhookJob(id="hook:x")
     assert await intake.submit_webhook(job, b'{"a":1}')
     assert not await intake.submit_webhook(job, b'{"a":1}')
     assert await intake.submit_webhook(job, b'{"a":2}')
@@ -46,7 +46,7 @@ async def test_worker_processes_and_acks(redis_client: redis.Redis) -> None:
     intake = Intake(redis_client)
     seen: list[str] = []
 
-    async def handler(job: Job) -> None:
+    async def handler(job: JobBase) -> None:
         seen.append(job.id)
 
     for n in range(5):
@@ -72,11 +72,11 @@ async def test_dead_worker_job_is_reclaimed_and_finished_once(redis_client: redi
     started = asyncio.Event()
     finished: list[str] = []
 
-    async def slow(job: Job) -> None:
+    async def slow(job: JobBase) -> None:
         started.set()
         await asyncio.sleep(60)
 
-    async def fast(job: Job) -> None:
+    async def fast(job: JobBase) -> None:
         finished.append(job.id)
 
     dying = Worker(redis_client, "dying", slow, block_ms=50)
@@ -103,7 +103,7 @@ async def test_poison_job_goes_to_dead_letter(redis_client: redis.Redis) -> None
     await intake.submit_slack(_job(1))
     calls = 0
 
-    async def broken(job: Job) -> None:
+    async def broken(job: JobBase) -> None:
         nonlocal calls
         calls += 1
         raise RuntimeError("boom")
@@ -142,7 +142,7 @@ async def test_worker_survives_redis_restart(redis_client: redis.Redis, redis_se
     await redis_server.restart()
     seen: list[str] = []
 
-    async def handler(job: Job) -> None:
+    async def handler(job: JobBase) -> None:
         seen.append(job.id)
 
     worker = Worker(redis_client, "w", handler, block_ms=50)
@@ -161,7 +161,7 @@ async def test_worker_recreates_a_lost_group(redis_client: redis.Redis) -> None:
     """A Redis that lost its data (no AOF, FLUSHALL) loses the group too; workers recreate it."""
     seen: list[str] = []
 
-    async def handler(job: Job) -> None:
+    async def handler(job: JobBase) -> None:
         seen.append(job.id)
 
     worker = Worker(redis_client, "w", handler, block_ms=50)

@@ -19,7 +19,7 @@ from redis import Redis as SyncRedis
 from redis.exceptions import ResponseError
 
 from bot.pipeline.intake import Intake
-from bot.pipeline.jobs import Job
+from bot.pipeline.jobs import WebhookJob
 from bot.settings import ConfigError, load_settings
 from bot.store import keys
 from bot.store.connection import SentinelTarget, connect, parse_sentinel_url
@@ -127,7 +127,7 @@ async def test_queue_follows_the_primary_through_a_sentinel_failover(cluster) ->
     client = connect(settings.redis_url or "")
     try:
         intake = Intake(client)
-        job = Job(id="job-before", kind="webhook", alerts=[])
+        job = WebhookJob(id="job-before")
         assert await intake.enqueue(job, [keys.dedup_event("EvBefore")]) is True
         with SyncRedis(port=primary.port, decode_responses=True) as p:
             assert p.xlen(keys.JOBS_STREAM) == 1  # written to the primary
@@ -150,15 +150,15 @@ async def test_queue_follows_the_primary_through_a_sentinel_failover(cluster) ->
 
         # The same client, no reconnect by hand: the write lands on the new primary.
         async with asyncio.timeout(20):
-            queued = await intake.enqueue(
-                Job(id="job-after", kind="webhook", alerts=[]), [keys.dedup_event("EvAfter")]
-            )
+            queued = await intake.enqueue(WebhookJob(id="job-after"), [keys.dedup_event("EvAfter")])
         assert queued is True
         # dedup state replicated before the failover still holds on the new primary
-        again = Job(id="job-before-again", kind="webhook", alerts=[])
+        again = WebhookJob(id="job-before-again")
         assert await intake.enqueue(again, [keys.dedup_event("EvBefore")]) is False
         with SyncRedis(port=replica.port, decode_responses=True) as r:
-            jobs = [Job.model_validate_json(f["job"]).id for _, f in r.xrange(keys.JOBS_STREAM)]
+            jobs = [
+                WebhookJob.model_validate_json(f["job"]).id for _, f in r.xrange(keys.JOBS_STREAM)
+            ]
         assert jobs == ["job-before", "job-after"]
     finally:
         await client.aclose()
