@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -137,6 +138,9 @@ class Worker:
         self._last_beat = 0.0
         self._stopping = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self._entries: set[str] = set()
+        """Stream entries this worker is running now: XAUTOCLAIM hands a consumer back its own
+        entries too (a Redis outage can outlast the lease), and those must not run twice."""
 
     def stop(self) -> None:
         self._stopping.set()
@@ -189,9 +193,16 @@ class Worker:
         if not entries:
             entries = await self._read(free)
         for entry_id, fields in entries:
+            if entry_id in self._entries:
+                continue  # our own job, still running: the claim just renewed its lease
+            self._entries.add(entry_id)
             task = asyncio.create_task(self._run_one(entry_id, fields), name=f"{self.name}-job")
             self._running.add(task)
             task.add_done_callback(self._running.discard)
+            task.add_done_callback(functools.partial(self._forget, entry_id))
+
+    def _forget(self, entry_id: str, _: asyncio.Task[None]) -> None:
+        self._entries.discard(entry_id)
 
     async def _heartbeat(self) -> None:
         now = time.monotonic()

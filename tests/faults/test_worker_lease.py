@@ -129,3 +129,52 @@ async def test_worker_that_lost_its_lease_abandons_the_job(redis_client: redis.R
     )
     assert [p["consumer"] for p in pending] == ["rescuer"]  # not acked by the loser
     assert await redis_client.hget(keys.job(_job(2).id), "state") != "done"
+
+
+async def test_a_worker_never_runs_its_own_running_job_twice(redis_client: redis.Redis) -> None:
+    """A Redis outage can outlast the lease; the next XAUTOCLAIM then hands the running job
+    back to its own worker (a concurrent one), which must not start it a second time."""
+    await ensure_group(redis_client)
+    await Intake(redis_client).submit_slack(_job(3))
+    runs: list[str] = []
+    release = asyncio.Event()
+
+    async def slow(job: JobBase) -> None:
+        runs.append(job.id)
+        await release.wait()
+
+    # the lease is renewed every 10 s, the claim runs constantly with a 50 ms idle: without
+    # the guard the job would be claimed back and started again within a few rounds
+    worker = Worker(
+        redis_client,
+        "busy",
+        slow,
+        concurrency=4,
+        block_ms=20,
+        claim_idle_ms=50,
+        claim_every_s=0,
+    )
+    worker._keep_lease = _no_renewal  # type: ignore[method-assign]
+    task = asyncio.create_task(worker.run())
+    try:
+        async with asyncio.timeout(5):
+            while not runs:
+                await asyncio.sleep(0.01)
+        for _ in range(10):  # ten claim rounds while the job is still running
+            claimed_before = worker._last_claim
+            async with asyncio.timeout(5):
+                while worker._last_claim == claimed_before:
+                    await asyncio.sleep(0.01)
+        assert runs == ["msg:C1:3.0"]
+        release.set()
+        async with asyncio.timeout(5):
+            while worker.processed == 0:
+                await asyncio.sleep(0.01)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 5)
+    assert runs == ["msg:C1:3.0"]
+
+
+async def _no_renewal(entry_id: str, job_id: str, work: asyncio.Task[None]) -> None:
+    await asyncio.Event().wait()  # a lease that is never renewed (Redis unreachable)
