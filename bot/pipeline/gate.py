@@ -5,9 +5,11 @@ The analysis stage is bounded by the model's limits, not by a worker count: at m
 capacity every new call waits until it says it has some again. That signal comes from the
 response headers the Anthropic API sends on every response:
 
-- `retry-after` (seconds, or an HTTP date) and `retry-after-ms` on a 429/529: pause that long;
-- `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-remaining` reaching 0, with
-  the matching `…-reset` (RFC 3339): pause until that instant.
+- `retry-after` (seconds, or an HTTP date) and `retry-after-ms` on a 429/529: pause that long
+  ("earlier retries will fail"); when present it is the answer, because the limits refill
+  continuously and `…-reset` is only when a bucket is *fully* replenished;
+- otherwise `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-remaining`
+  reaching 0, with the matching `…-reset` (RFC 3339): pause until that instant.
 
 **The hook.** Whatever makes the model request calls `gate.observe(response.headers)` for each
 HTTP response it gets, retries included (with the official SDK: an httpx `response` event hook on
@@ -70,7 +72,7 @@ def pause_from_headers(headers: Mapping[str, str], now_wall: float) -> tuple[flo
         except ValueError:
             if (until := _seconds_until(after, now_wall)) is not None:
                 waits.append((until, "retry-after"))
-    for limit in LIMITS:
+    for limit in LIMITS if not waits else ():
         remaining = lower.get(f"anthropic-ratelimit-{limit}-remaining")
         reset = lower.get(f"anthropic-ratelimit-{limit}-reset")
         if remaining is None or reset is None:

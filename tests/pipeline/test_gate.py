@@ -32,6 +32,8 @@ def test_headers_that_ask_for_a_pause() -> None:
         "anthropic-ratelimit-requests-reset": reset,
     }
     assert pause_from_headers(spent, wall) == (12.0, "tokens limit reached")
+    # with retry-after, that is the wait: a reset is when the bucket is *fully* refilled
+    assert pause_from_headers({**spent, "retry-after": "2"}, wall) == (2.0, "retry-after")
     # capacity left, an unreadable value, a reset in the past: no pause
     assert pause_from_headers({**spent, "anthropic-ratelimit-tokens-remaining": "10"}, wall) is None
     assert pause_from_headers({"retry-after": "soon"}, wall) is None
