@@ -81,11 +81,11 @@ async def test_analysis_past_the_concurrency_says_it_waits_then_answers_in_place
         await bot.drain(timeout=20)
         for ts in (first, second):
             answer = bot.answer(ALERT_CHANNEL, ts)  # exactly one analysis message
-            assert "Immediate actions" in blocks_text(answer)
+            assert "fake model answer" in blocks_text(answer)  # the model's, not a fallback
             assert QUEUED_NOTE not in blocks_text(answer)
         # the queued notice was edited into the answer: one post for it, not two
         posts = bot.calls("chat.postMessage", lambda p: p.get("thread_ts") == second)
-        assert len(posts) == 2  # summary card + analysis
+        assert len(posts) == 3  # summary card + analysis (first screen) + its full plan
         assert llm.calls == 2
     finally:
         await stop_bot(bot)

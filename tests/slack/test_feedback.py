@@ -76,7 +76,8 @@ async def test_feedback_is_audited_counted_and_exported(bot: Bot, tmp_path: Path
         ("not_helpful", "U0ONCALL"),
         ("wrong_runbook", "U0SRE2"),
     ]
-    assert records[0]["answer_ref"] == f"msg:{ALERT_CHANNEL}:{ts}:analysis:INC-1"
+    # the analysis stage posted the answer, under the analysis job's id (named after the alert's)
+    assert records[0]["answer_ref"] == f"an:INC-1:msg:{ALERT_CHANNEL}:{ts}:analysis:INC-1"
     assert records[0]["thread"] == f"{ALERT_CHANNEL}:{first['ts']}"
     assert await _metric(bot, "not_helpful") == before + 1
 
