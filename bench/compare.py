@@ -354,6 +354,13 @@ def _has_answer(value: Any) -> bool:
     return ANSWER_MARK in json.dumps(value)
 
 
+def _is_plan(message: dict[str, Any]) -> bool:
+    """Our bot posts an answer as a first screen plus its full plan (slot `plan:<slot>` in the
+    message metadata); the plan repeats the summary, so it must not count as a second answer."""
+    payload = (message.get("metadata") or {}).get("event_payload") or {}
+    return str(payload.get("slot", "")).startswith("plan:")
+
+
 def outcome(sandbox: SlackSandbox, channels: list[str], sent_at: dict[str, float]) -> dict:
     """Per alert thread: first threaded message, first write carrying the model's answer, bot
     messages holding an answer (more than one = a duplicate reply); plus totals.
@@ -373,6 +380,8 @@ def outcome(sandbox: SlackSandbox, channels: list[str], sent_at: dict[str, float
                 reply_thread[m["ts"]] = thread
                 if is_bot:
                     bot_threads.add(thread)
+                    if _is_plan(m):
+                        continue  # the answer's full plan: the same answer, its second message
                     if _has_answer([m.get("text"), m.get("blocks"), m.get("attachments")]):
                         answers[thread] += 1
                     else:
@@ -615,7 +624,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         try:
 
             def bots() -> list[OurBot | NaiveBot]:
-                return [OurBot(tmp, server.url, args.workers, deadline_s), NaiveBot(tmp)]
+                return [OurBot(tmp, server.admin_url, args.workers, deadline_s), NaiveBot(tmp)]
 
             result["rates"] = []
             for rate in [] if args.skip_rates else args.rates:
@@ -651,11 +660,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             }
             if not args.skip_intake:
                 result["intake_only"] = await intake_phase(
-                    OurBot(tmp, server.url, 1, deadline_s), args.rates, events
+                    OurBot(tmp, server.admin_url, 1, deadline_s), args.rates, events
                 )
             if not args.skip_rss:
                 result["rss"] = await rss_phase(
-                    OurBot(tmp, server.url, args.workers, deadline_s),
+                    OurBot(tmp, server.admin_url, args.workers, deadline_s),
                     checkpoints,
                     args.rss_rate,
                     args.rss_llm_latency,

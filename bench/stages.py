@@ -278,7 +278,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         env = {"WIZARD_LLM_MAX_PER_HOUR": "1000000", "WIZARD_LLM_MAX_PER_USER_HOUR": "1000"}
 
         def ours(deadline_s: float) -> Bot:
-            return Bot(tmp, server.url, deadline_s, src, **env)
+            return Bot(tmp, server.admin_url, deadline_s, src, **env)
 
         def bots_for(deadline_s: float) -> list[Bot | NaiveBot]:
             return [ours(deadline_s)] + ([] if args.skip_naive else [NaiveBot(tmp)])
