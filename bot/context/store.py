@@ -40,11 +40,13 @@ class ThreadInfo(BaseModel):
 
     channel: str
     thread_ts: str
-    kind: str  # "alert" | "question"
+    kind: str  # "alert" | "question" | "assistant" (a pane thread not yet asked anything)
     fingerprint: str | None = None
     alert: Alert | None = None
     job_id: str | None = None
     incident_id: str | None = None
+    source: str = "channel"
+    """Where the conversation is: "channel", "dm" or "assistant" (the pane)."""
 
 
 def _score(at: datetime) -> float:

@@ -332,7 +332,12 @@ class Analyst:
                     raise
                 return None  # not a member there: answer through the response_url
 
-        ts = await placeholder("thinking about your question")
+        # A DM or the assistant pane answers in its thread under "is thinking…" (the answer
+        # notifies); a channel question, or a Slack without the status, gets a placeholder.
+        status = False
+        if job.source != "channel" and thread_ts:
+            status = await self.replier.thinking(job.channel, thread_ts, FOLLOWUP_LOADING)
+        ts = thread_ts if status else await placeholder("thinking about your question")
         skip = await self.budget.for_user(job.user) if self.wizard.client is not None else None
 
         async def queued() -> None:
@@ -356,7 +361,13 @@ class Analyst:
             )
             anchor = thread_ts or ts
             await self.store.set_thread(
-                ThreadInfo(channel=job.channel, thread_ts=anchor, kind="question", job_id=job.id)
+                ThreadInfo(
+                    channel=job.channel,
+                    thread_ts=anchor,
+                    kind="question",
+                    job_id=job.id,
+                    source=job.source,
+                )
             )
             await self.store.add_turn(
                 job.channel, anchor, Turn(role="user", text=job.text, user=job.user)

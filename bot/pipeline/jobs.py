@@ -23,6 +23,12 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from bot.models import Alert
 
+Source = Literal["channel", "dm", "assistant"]
+"""Where a question was asked: a channel (`/wizard`, a mention, a thread reply), a direct
+message to the bot, or Slack's assistant pane. DMs and the pane are private conversations:
+`bot/pipeline/conversations.py` checks who may have one, and every answer's audit record names
+its source."""
+
 
 class JobBase(BaseModel):
     """What every job has: its id, the Slack event that caused it, when it was received."""
@@ -63,10 +69,12 @@ class FollowupJob(JobBase):
     thread_ts: str
     user: str | None = None
     text: str = Field(min_length=1)
+    source: Source = "channel"
 
 
 class QuestionJob(JobBase):
-    """`/wizard <question>`, or a mention outside a known thread."""
+    """`/wizard <question>`, a mention outside a known thread, or the first message of a DM
+    or assistant-pane thread."""
 
     kind: Literal["question"] = "question"
     channel: str
@@ -75,6 +83,20 @@ class QuestionJob(JobBase):
     user: str | None = None
     text: str = Field(min_length=1)
     response_url: str | None = None
+    source: Source = "channel"
+
+
+class AssistantThreadJob(JobBase):
+    """Someone opened a thread in the assistant pane: offer prompts about the open incidents
+    (`assistant_thread_started`). A job, not a listener's work, so the ack never waits on
+    Redis reads and a Slack call, and a retried event sets the prompts once."""
+
+    kind: Literal["assistant_thread"] = "assistant_thread"
+    channel: str
+    thread_ts: str
+    user: str | None = None
+    context_channel: str | None = None
+    """The channel the user was looking at when they opened the pane."""
 
 
 class ActionJob(JobBase):
@@ -89,7 +111,8 @@ class ActionJob(JobBase):
 
 
 FastJob = Annotated[
-    AlertJob | WebhookJob | FollowupJob | QuestionJob | ActionJob, Field(discriminator="kind")
+    AlertJob | WebhookJob | FollowupJob | QuestionJob | ActionJob | AssistantThreadJob,
+    Field(discriminator="kind"),
 ]
 
 
@@ -121,10 +144,12 @@ class FollowupAnalysis(AnalysisBase):
     user: str | None = None
     text: str
     incident_id: str | None = None
+    source: Source = "channel"
 
 
 class QuestionAnalysis(AnalysisBase):
-    """Answer a `/wizard` question (in its channel, or through `response_url`)."""
+    """Answer a `/wizard` question (in its channel, or through `response_url`), or a DM's or
+    the assistant pane's first question (in its thread)."""
 
     kind: Literal["question_answer"] = "question_answer"
     channel: str
@@ -132,6 +157,7 @@ class QuestionAnalysis(AnalysisBase):
     user: str | None = None
     text: str
     response_url: str | None = None
+    source: Source = "channel"
 
 
 AnalysisJob = Annotated[

@@ -17,11 +17,13 @@ from bot.alerts.registry import parse_message
 from bot.context.store import ContextStore
 from bot.incidents.store import IncidentStore
 from bot.pipeline.actions import IncidentActions
+from bot.pipeline.conversations import PrivateConversations
 from bot.pipeline.incident_flow import IncidentFlow
 from bot.pipeline.intake import Intake
 from bot.pipeline.jobs import (
     ActionJob,
     AlertJob,
+    AssistantThreadJob,
     FollowupAnalysis,
     FollowupJob,
     JobBase,
@@ -48,6 +50,7 @@ class Processor:
         intake: Intake,
         recorder: Recorder,
         webhook_channel: str | None = None,
+        conversations: PrivateConversations | None = None,
     ) -> None:
         self.store = store
         self.incidents = incidents
@@ -56,6 +59,7 @@ class Processor:
         self.intake = intake
         self.recorder = recorder
         self.webhook_channel = webhook_channel
+        self.conversations = conversations
 
     async def __call__(self, job: JobBase) -> None:
         structlog.contextvars.bind_contextvars(job_id=job.id, event_id=job.event_id)
@@ -70,6 +74,9 @@ class Processor:
                 await self._question(job)
             elif isinstance(job, ActionJob):
                 await self.actions(job)
+            elif isinstance(job, AssistantThreadJob):
+                if self.conversations is not None:
+                    await self.conversations.thread_started(job)
             else:
                 log.error("job_kind_unknown", kind=type(job).__name__)
         finally:
@@ -100,7 +107,19 @@ class Processor:
         await self.flow.alerts(job, job.alerts, channel=self.webhook_channel, thread_ts=None)
 
     # --- conversation: routed here, answered by the analysis stage ---------------------------
+    async def _admitted(self, job: FollowupJob | QuestionJob) -> bool:
+        """Channel questions were gated by their listener; a DM or the assistant pane is
+        checked here (and refused politely) before anything is queued for the model."""
+        if job.source == "channel":
+            return True
+        if self.conversations is None:
+            log.warning("private_conversation_not_configured", source=job.source)
+            return False
+        return await self.conversations.admit(job)
+
     async def _followup(self, job: FollowupJob) -> None:
+        if not await self._admitted(job):
+            return
         info = await self.store.get_thread(job.channel, job.thread_ts)
         incident = await self.incidents.get(info.incident_id) if info and info.incident_id else None
         if incident is not None:
@@ -115,13 +134,17 @@ class Processor:
                 user=job.user,
                 text=job.text,
                 incident_id=incident.id if incident else None,
+                source=job.source,
                 event_id=job.event_id,
                 received_at=job.received_at,
             )
         )
 
     async def _question(self, job: QuestionJob) -> None:
-        """`/wizard <question>` or a mention outside a known thread: answered visibly."""
+        """`/wizard <question>` or a mention outside a known thread: answered visibly; a DM's
+        or the pane's first question: answered in its thread."""
+        if not await self._admitted(job):
+            return
         await self.intake.submit_analysis(
             QuestionAnalysis(
                 id=analysis_id(job.id, "reply"),
@@ -131,6 +154,7 @@ class Processor:
                 user=job.user,
                 text=job.text,
                 response_url=job.response_url,
+                source=job.source,
                 event_id=job.event_id,
                 received_at=job.received_at,
             )

@@ -47,11 +47,13 @@ class Recorder:
         question: str | None = None,
         incident_id: str | None = None,
     ) -> dict[str, Any] | None:
-        """The audit record of one answer: its inputs (by hash), output, model and cost."""
+        """The audit record of one answer: its inputs (by hash), output, model and cost, and
+        where it was asked (`source`: channel, dm or assistant) for questions and follow-ups."""
         return await self.once(
             kind,
             job,
             event_id=job.event_id,
+            source=getattr(job, "source", None),
             source_job=job.source_job if isinstance(job, AnalysisBase) else None,
             thread=f"{channel}:{thread_ts}" if thread_ts else channel,
             fingerprint=fingerprint,

@@ -15,8 +15,9 @@ Every refusal is logged and written to the audit trail as an `access_denied` rec
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -151,29 +152,68 @@ class AccessPolicy:
                 return True
         return False
 
+    async def may_ask_privately(self, user_id: str | None) -> bool:
+        """Whether `user_id` may ask in a DM or the assistant pane: the same people who may ask
+        in a channel. With no `WIZARD_COMMAND_CHANNELS` that is anyone in the workspace (the
+        team gate already ran); otherwise members of one of those channels — a DM must not be
+        a way around the channels the bot was confined to. A failed lookup denies."""
+        if not user_id:
+            return False
+        if not self.command_channels:
+            return True
+        for channel in sorted(self.command_channels):
+            members = await self._members_of(
+                f"channel:{channel}", functools.partial(self._channel_members, channel)
+            )
+            if members is not None and user_id in members:
+                return True
+        return False
+
     async def _group_members(self, group: str) -> frozenset[str] | None:
         """Members of `group`, from the cache or the Web API; None when Slack would not say."""
+        return await self._members_of(
+            f"group:{group}", functools.partial(self._usergroup_users, group)
+        )
+
+    async def _members_of(
+        self, key: str, lookup: Callable[[], Awaitable[frozenset[str]]]
+    ) -> frozenset[str] | None:
+        """Cached member ids of a user group or channel (`key`), or the result of `lookup`."""
         now = self._clock()
-        cached = self._members.get(group)
+        cached = self._members.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
         if self.client is None:
             return None
         try:
             async with asyncio.timeout(GROUP_LOOKUP_TIMEOUT_S):
-                response = await self.client.usergroups_users_list(usergroup=group)
+                members = await lookup()
         except (SlackApiError, TimeoutError, OSError) as exc:
             error = exc.response.get("error") if isinstance(exc, SlackApiError) else repr(exc)
-            log.warning("usergroup_lookup_failed", usergroup=group, error=error)
+            log.warning("membership_lookup_failed", of=key, error=error)
             return None
-        users = response.get("users")
-        members = (
-            frozenset(u for u in users if isinstance(u, str))
-            if isinstance(users, list)
-            else frozenset()
-        )
-        self._members[group] = (now + self.cache_ttl_s, members)
+        self._members[key] = (now + self.cache_ttl_s, members)
         return members
+
+    async def _usergroup_users(self, group: str) -> frozenset[str]:
+        assert self.client is not None
+        response = await self.client.usergroups_users_list(usergroup=group)
+        return _ids(response.get("users"))
+
+    async def _channel_members(self, channel: str) -> frozenset[str]:
+        """Every member of `channel` (slack-sdk follows the cursor from page to page)."""
+        assert self.client is not None
+        found: set[str] = set()
+        async for page in await self.client.conversations_members(channel=channel, limit=1000):
+            found |= _ids(page.get("members"))
+        return frozenset(found)
+
+
+def _ids(value: object) -> frozenset[str]:
+    """The string ids in a Slack list field (anything else in it, or no list, is nothing)."""
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(u for u in value if isinstance(u, str))
 
 
 async def record_denial(audit: AuditLog | None, reason: str, **fields: Any) -> None:
@@ -242,13 +282,30 @@ class TeamGate:
         return await ack()
 
 
-def channel_denial_text(policy: AccessPolicy, shown: int = 5) -> str:
-    """The polite refusal for `/wizard` or a mention outside `WIZARD_COMMAND_CHANNELS`."""
+def _command_channels(policy: AccessPolicy, shown: int) -> str:
+    """`<#C1>, <#C2> and 3 more`: the channels the wizard answers in, as Slack links."""
     channels = sorted(policy.command_channels)
     where = ", ".join(f"<#{c}>" for c in channels[:shown])
     if len(channels) > shown:
         where += f" and {len(channels) - shown} more"
+    return where
+
+
+def channel_denial_text(policy: AccessPolicy, shown: int = 5) -> str:
+    """The polite refusal for `/wizard` or a mention outside `WIZARD_COMMAND_CHANNELS`."""
+    where = _command_channels(policy, shown)
     return (
         f"🧙 Sorry, I only answer `/wizard` and mentions in {where}. Please ask there, or ask "
         "an admin to add this channel to WIZARD_COMMAND_CHANNELS."
+    )
+
+
+def private_denial_text(policy: AccessPolicy, shown: int = 5) -> str:
+    """The polite refusal for a DM or assistant-pane question from someone outside the
+    channels the wizard answers in."""
+    where = _command_channels(policy, shown)
+    return (
+        "🧙 Sorry, I can only answer you here if you are a member of "
+        f"{where or 'a channel I answer in'}, where the on-call team asks me. Please ask there, "
+        "or ask an admin to add you to one of those channels."
     )

@@ -134,6 +134,43 @@ class Replier:
         except SlackApiError as exc:
             log.info("thinking_status_not_cleared", error=exc.response.get("error"))
 
+    async def pane(
+        self,
+        channel: str,
+        thread_ts: str,
+        *,
+        title: str | None = None,
+        prompts: list[dict[str, str]] | None = None,
+        prompts_title: str | None = None,
+    ) -> bool:
+        """Dress an assistant-pane thread: its title (`assistant.threads.setTitle`) or its
+        suggested prompts (`setSuggestedPrompts`, title and message each), passed through the
+        same outward redaction as messages. Cosmetic, so never raises: False when Slack refused
+        (a DM that is no assistant thread, a workspace without the methods)."""
+        try:
+            if title is not None:
+                _, shown_title = await self._outward([], title)
+                await self._call(
+                    self.client.assistant_threads_setTitle,
+                    channel_id=channel,
+                    thread_ts=thread_ts,
+                    title=shown_title,
+                )
+            if prompts:
+                shown, heading = await self._outward(list(prompts), prompts_title or "")
+                await self._call(
+                    self.client.assistant_threads_setSuggestedPrompts,
+                    channel_id=channel,
+                    thread_ts=thread_ts,
+                    prompts=shown,
+                    title=heading or None,
+                )
+        except SlackApiError as exc:
+            log.info("assistant_pane_not_set", channel=channel, error=exc.response.get("error"))
+            return False
+        metrics.REPLIES.labels("pane").inc()
+        return True
+
     async def post_answer(
         self,
         job_id: str,

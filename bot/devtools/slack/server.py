@@ -81,6 +81,8 @@ class SlackSandbox:
         self.responses: dict[str, list[JSONDict]] = {}
         self.usergroups: dict[str, list[str]] = {}
         """User-group id → member user ids, served by `usergroups.users.list`."""
+        self.channel_members: dict[str, list[str]] = {}
+        """Channel id → member user ids, served by `conversations.members`."""
         self.workspace = Workspace(bot_user_id)
         self.socket = SocketMode(app_id)
         self.api = WebApi(
@@ -88,6 +90,7 @@ class SlackSandbox:
             Identity(team_id, team, bot_user_id, bot_id, app_id),
             self.usergroups,
             lambda: f"ws://127.0.0.1:{self.port}/socket",
+            self.channel_members,
         )
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}

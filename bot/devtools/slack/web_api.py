@@ -86,10 +86,12 @@ class WebApi:
         identity: Identity,
         usergroups: dict[str, list[str]],
         socket_url: Callable[[], str],
+        channel_members: dict[str, list[str]] | None = None,
     ) -> None:
         self.ws = workspace
         self.me = identity
         self.usergroups = usergroups
+        self.channel_members = channel_members if channel_members is not None else {}
         self.socket_url = socket_url
         self.handlers: dict[str, Handler] = {
             "auth.test": self.auth_test,
@@ -105,6 +107,7 @@ class WebApi:
             "conversations.replies": self.conversations_replies,
             "conversations.history": self.conversations_history,
             "conversations.info": self.conversations_info,
+            "conversations.members": self.conversations_members,
             "reactions.add": self.reactions_add,
             "users.info": self.users_info,
             "usergroups.users.list": self.usergroups_users_list,
@@ -331,6 +334,23 @@ class WebApi:
                 "is_private": channel.startswith("G"),
                 "is_member": channel not in self.ws.not_member,
             }
+        }
+
+    def conversations_members(self, params: JSONDict, token: str) -> JSONDict:
+        """Members of a channel set in `channel_members`, a page at a time (`limit`, `cursor`:
+        the offset), as Slack pages them; any other channel is `channel_not_found`."""
+        _require(params, "channel")
+        members = self.channel_members.get(str(params["channel"]))
+        if members is None:
+            raise SlackApiShapeError("channel_not_found")
+        cursor = str(params.get("cursor") or "0")
+        start = int(cursor) if cursor.isdigit() else 0
+        limit = max(1, min(int(params.get("limit") or 100), 1000))
+        page = members[start : start + limit]
+        more = start + limit < len(members)
+        return {
+            "members": list(page),
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
 
     def reactions_add(self, params: JSONDict, token: str) -> JSONDict:
