@@ -165,7 +165,8 @@ async def questions(bot: Bot, *, asked: int, alerts: int, latency: float) -> dic
         result = compare.outcome(sandbox, [CHANNEL], sent_at)
         answers = [
             m
-            for m in sandbox.messages(ASK_CHANNEL)
+            # a streamed answer is a reply under the question's header message
+            for m in sandbox.messages(ASK_CHANNEL, include_replies=True)
             if m.get("bot_id") == sandbox.bot_id and ANSWER_MARK in json.dumps(m)
         ]
         per_question: dict[str, int] = {}

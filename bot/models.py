@@ -278,3 +278,7 @@ class TriageResult(BaseModel):
     notes: list[str] = Field(default_factory=list)
     tool_calls: list[ToolCall] = Field(default_factory=list)
     """Read-only tool calls the model made before answering (bot/triage/investigate.py)."""
+    text: str | None = None
+    """A streamed answer exactly as posted (guarded Markdown); `answer` is parsed from it."""
+    interrupted: bool = False
+    """The model stopped mid-stream: text was shown, and this (runbook) answer replaces it."""

@@ -17,6 +17,9 @@ _KEY_WORDS = (
     r"password|passwd|pwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key"
     r"|private[_-]?key|credentials?|auth[_-]?key|signature"
 )
+KEY_WORDS = _KEY_WORDS
+"""The words that make `<word>: <value>` a secret (the streamed-text guard holds a chunk back
+when it ends on one, bot/triage/chunks.py)."""
 # `db_password: x`, `"db_password": "x"`, `\"AWS_SECRET_ACCESS_KEY\": \"x\"` (escaped JSON inside
 # a JSON string) and `\npassword=x` (a line start inside JSON text, where `\b` fails after `n`):
 # the key may carry any prefix and suffix, closing and opening quotes may be escaped.

@@ -214,10 +214,11 @@ def blocks_text(message: dict[str, Any]) -> str:
     """All text in a message's blocks, for assertions."""
     out: list[str] = [message.get("text") or ""]
     for block in message.get("blocks") or []:
-        for key in ("text",):
-            value = block.get(key)
-            if isinstance(value, dict):
-                out.append(value.get("text", ""))
+        value = block.get("text")
+        if isinstance(value, dict):
+            out.append(value.get("text", ""))
+        elif isinstance(value, str):  # a markdown block (a streamed answer)
+            out.append(value)
         for element in block.get("elements") or []:
             if isinstance(element, dict) and isinstance(element.get("text"), str):
                 out.append(element["text"])

@@ -293,8 +293,10 @@ async def test_followup_in_thread_uses_memory(bot: Bot, llm: FakeAnthropic) -> N
     assert await bot.event(question) == 200
     await bot.drain()
     replies = bot.thread(ALERT_CHANNEL, ts)
-    # summary, triage and its plan, the human's question, the follow-up answer and its plan
-    assert len(replies) == 6
+    # summary, triage and its plan, the human's question, the follow-up answer (streamed: one
+    # message holding all five parts, bot/slack/streaming.py)
+    assert len(replies) == 5
+    assert "## Immediate actions" in replies[-1]["blocks"][0]["text"]
     body = json.dumps(llm.requests[-1]["body"]["messages"])
     assert "Should we fail over to ogw-3?" in body
     assert "OrderGatewayLatencyHigh" in body  # the alert context
@@ -321,7 +323,7 @@ async def test_mention_in_thread_and_message_event_answered_once(bot: Bot) -> No
     await asyncio.gather(bot.event(human), bot.event(mention))
     await bot.drain()
     wizard_replies = [m for m in bot.thread(ALERT_CHANNEL, ts) if m.get("bot_id")]
-    assert len(wizard_replies) == 5  # summary + triage (2) + one follow-up answer (2)
+    assert len(wizard_replies) == 4  # summary + triage (2) + one follow-up answer (streamed: 1)
 
 
 async def test_wizard_subcommands(bot: Bot, llm: FakeAnthropic) -> None:
@@ -381,12 +383,15 @@ async def test_every_reply_has_an_audit_record(bot: Bot) -> None:
         for m in bot.sandbox.messages(ch, include_replies=True)
         if m.get("bot_id") == bot.sandbox.bot_id
     ]
-    answers = [m for m in bot_messages if not slot(m).startswith(("summary:", "plan:"))]
+    answers = [m for m in bot_messages if not slot(m).startswith(("summary:", "plan:", "question"))]
     answered = [r for r in await bot.runtime.audit.records() if r["kind"] in ("triage", "question")]
     assert len(answers) == len(answered) == 4
     plans = [m for m in bot_messages if slot(m).startswith("plan:")]
-    assert len(plans) == 4  # each answer's full plan
-    assert len(bot_messages) == 4 * 2 + 3  # and one incident summary card per alert
+    assert len(plans) == 3  # each triage's full plan (the streamed answer is one message)
+    headers = [m for m in bot_messages if slot(m) == "question"]
+    assert len(headers) == 1  # the question, which the streamed answer is threaded under
+    # and one incident summary card per alert
+    assert len(bot_messages) == 3 * 2 + 1 + 1 + 3
 
 
 async def test_hostile_and_malformed_requests_never_5xx(bot: Bot) -> None:

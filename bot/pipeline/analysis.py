@@ -17,10 +17,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
-from slack_sdk.errors import SlackApiError
 
 from bot.context.enrichment import Enricher
-from bot.context.store import ContextStore, ThreadInfo, Turn
+from bot.context.store import ContextStore, ThreadInfo
 from bot.evidence.pack import EvidenceGatherer
 from bot.evidence.render import evidence_lines
 from bot.incidents.models import Incident
@@ -30,18 +29,16 @@ from bot.pipeline.budget import ModelBudget
 from bot.pipeline.gate import ModelGate, ModelPaused
 from bot.pipeline.incident_flow import no_enrichment, primary_alert
 from bot.pipeline.jobs import FollowupAnalysis, JobBase, QuestionAnalysis, TriageAnalysis
+from bot.pipeline.questions import QUEUED_NOTE, answer_followup, answer_question
 from bot.pipeline.recording import Recorder, wizard_turn
 from bot.redact import redact
 from bot.render.answer import frame_for, render_answer
 from bot.render.evidence import evidence_section
 from bot.render.notes import render_placeholder
-from bot.slack.replies import FOLLOWUP_LOADING, Replier
+from bot.slack.replies import Replier
 from bot.triage.wizard import Wizard
 
 log = structlog.get_logger(__name__)
-
-QUEUED_NOTE = "queued: waiting for a model slot"
-_NO_CHANNEL = {"not_in_channel", "channel_not_found", "is_archived"}
 
 
 class Analyst:
@@ -84,7 +81,7 @@ class Analyst:
         finally:
             structlog.contextvars.unbind_contextvars("job_id", "event_id", "incident_id", "thread")
 
-    async def _model(
+    async def ask_model(
         self,
         ask: Callable[[str | None], Awaitable[TriageResult]],
         skip: str | None,
@@ -178,7 +175,7 @@ class Analyst:
         async def ask(skip_model: str | None) -> TriageResult:
             return await self.wizard.triage(context, skip_model=skip_model, on_step=step)
 
-        result = await self._model(ask, skip, queued)
+        result = await self.ask_model(ask, skip, queued)
         heading = f"Re-analysis of {incident.id}: {job.why}" if job.why else None
         raised = source_severity if primary.severity != source_severity else None
         frame = frame_for(
@@ -251,131 +248,12 @@ class Analyst:
         )
         await self.incidents.mark_dirty(incident.id)
 
-    # --- conversation -----------------------------------------------------------------------
+    # --- conversation (bot/pipeline/questions.py: streamed answers) -------------------------
     async def _followup(self, job: FollowupAnalysis) -> None:
-        info = await self.store.get_thread(job.channel, job.thread_ts)
-        turns = await self.store.turns(job.channel, job.thread_ts)
-        context = None
-        facts: list[str] = []
-        if info and info.alert:
-            # The same firm facts as the triage (session state, freeze, owner), now, not then.
-            enrichment = await self.enricher(info.alert)
-            facts = enrichment.facts
-            context = (await self.store.build_context(info.alert)).model_copy(
-                update={"operator_facts": enrichment.facts, "guidance": enrichment.guidance}
-            )
-
-        async def placeholder(note: str) -> None:
-            blocks, text = render_placeholder(None, note=note)
-            await self.replier.ensure(
-                job.id,
-                "reply",
-                channel=job.channel,
-                thread_ts=job.thread_ts,
-                blocks=blocks,
-                text=text,
-            )
-
-        if not await self.replier.thinking(job.channel, job.thread_ts, FOLLOWUP_LOADING):
-            # No thinking status in this workspace: a placeholder says we are on it.
-            await placeholder("thinking about your question")
-        skip = await self.budget.for_user(job.user) if self.wizard.client is not None else None
-
-        async def ask(skip_model: str | None) -> TriageResult:
-            return await self.wizard.followup(job.text, turns, context, skip_model=skip_model)
-
-        result = await self._model(ask, skip, lambda: placeholder(QUEUED_NOTE))
-        frame = frame_for(
-            info.alert if info else None,
-            "Follow-up",
-            facts=facts,
-            incident_id=job.incident_id,
-            answer_ref=f"{job.id}:reply",
-        )
-        await self.replier.post_answer(
-            job.id,
-            "reply",
-            channel=job.channel,
-            thread_ts=job.thread_ts,
-            answer=render_answer(result, frame),
-        )
-        await self.store.add_turn(
-            job.channel, job.thread_ts, Turn(role="user", text=job.text, user=job.user)
-        )
-        await self.store.add_turn(job.channel, job.thread_ts, wizard_turn(result))
-        await self.recorder.answer(
-            "followup",
-            job,
-            result,
-            job.channel,
-            job.thread_ts,
-            info.fingerprint if info else None,
-            actor=job.user,
-            question=job.text,
-            incident_id=job.incident_id,
-        )
+        await answer_followup(self, job)
 
     async def _question(self, job: QuestionAnalysis) -> None:
-        """`/wizard <question>` or a mention outside a known thread: answer visibly."""
-        heading = f"Question from {job.user or 'someone'}"
-        thread_ts = job.thread_ts
-
-        async def placeholder(note: str) -> str | None:
-            blocks, text = render_placeholder(None, note=note)
-            try:
-                return await self.replier.ensure(
-                    job.id, "reply", channel=job.channel, thread_ts=thread_ts, blocks=blocks,
-                    text=text,
-                )  # fmt: skip
-            except SlackApiError as exc:
-                if exc.response.get("error") not in _NO_CHANNEL or not job.response_url:
-                    raise
-                return None  # not a member there: answer through the response_url
-
-        # A DM or the assistant pane answers in its thread under "is thinking…" (the answer
-        # notifies); a channel question, or a Slack without the status, gets a placeholder.
-        status = False
-        if job.source != "channel" and thread_ts:
-            status = await self.replier.thinking(job.channel, thread_ts, FOLLOWUP_LOADING)
-        ts = thread_ts if status else await placeholder("thinking about your question")
-        skip = await self.budget.for_user(job.user) if self.wizard.client is not None else None
-
-        async def queued() -> None:
-            if ts is not None:
-                await placeholder(QUEUED_NOTE)
-
-        async def ask(skip_model: str | None) -> TriageResult:
-            return await self.wizard.question(job.text, skip_model=skip_model)
-
-        result = await self._model(ask, skip, queued)
-        rendered = render_answer(result, frame_for(None, heading, answer_ref=f"{job.id}:reply"))
-        anchor: str | None
-        if ts is None:
-            assert job.response_url
-            for blocks, text in (rendered.first, rendered.plan):
-                await self.replier.respond(job.response_url, blocks, text)
-            anchor = None
-        else:
-            await self.replier.post_answer(
-                job.id, "reply", channel=job.channel, thread_ts=thread_ts, answer=rendered
-            )
-            anchor = thread_ts or ts
-            await self.store.set_thread(
-                ThreadInfo(
-                    channel=job.channel,
-                    thread_ts=anchor,
-                    kind="question",
-                    job_id=job.id,
-                    source=job.source,
-                )
-            )
-            await self.store.add_turn(
-                job.channel, anchor, Turn(role="user", text=job.text, user=job.user)
-            )
-            await self.store.add_turn(job.channel, anchor, wizard_turn(result))
-        await self.recorder.answer(
-            "question", job, result, job.channel, anchor, None, actor=job.user, question=job.text
-        )
+        await answer_question(self, job)
 
 
 def _incident_facts(incident: Incident) -> str:

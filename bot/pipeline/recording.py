@@ -66,6 +66,7 @@ class Recorder:
             fallback_reason=result.fallback_reason,
             runbook=result.runbook.id if result.runbook else None,
             answer=result.answer.model_dump(mode="json"),
+            text=result.text,  # a streamed answer exactly as posted
             notes=result.notes,
             tool_calls=[c.model_dump(mode="json") for c in result.tool_calls],
             usage=result.usage.model_dump(mode="json", exclude={"cost_usd"}),

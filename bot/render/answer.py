@@ -187,7 +187,8 @@ def _links(frame: AnswerFrame) -> str:
 # --------------------------------------------------------------------------- first screen
 
 
-def _buttons(frame: AnswerFrame) -> Blocks:
+def buttons(frame: AnswerFrame) -> Blocks:
+    """The answer's buttons: incident actions (with an incident), wrong runbook, feedback."""
     elements: list[Block] = []
     if frame.incident_id:
         for action_id, label in (
@@ -232,7 +233,7 @@ def _first_blocks(result: TriageResult, frame: AnswerFrame, action_limit: int) -
     )
     blocks.append(section(f"*Rollback target:* {rollback_target(result)}"))
     blocks.append(context("📋 The full plan (all five parts) follows in this thread."))
-    return [*blocks, *_buttons(frame)]
+    return [*blocks, *buttons(frame)]
 
 
 def first_screen(result: TriageResult, frame: AnswerFrame) -> Message:

@@ -47,6 +47,22 @@ class Replier:
         self.client = client
         self.ledger = ledger
         self.pseudonyms = pseudonyms
+        self._team_id: str | None = None
+
+    async def team_id(self) -> str | None:
+        """The bot's team (auth.test, once): a streamed reply's `recipient_team_id`."""
+        if self._team_id is None:
+            try:
+                self._team_id = str((await self.client.auth_test()).get("team_id") or "") or None
+            except SlackApiError as exc:
+                log.warning("auth_test_failed", error=exc.response.get("error"))
+        return self._team_id
+
+    async def outward(
+        self, blocks: list[dict[str, Any]], text: str
+    ) -> tuple[list[dict[str, Any]], str]:
+        """What leaves for Slack (also each streamed chunk, bot/slack/streaming.py)."""
+        return await self._outward(blocks, text)
 
     async def _outward(
         self, blocks: list[dict[str, Any]], text: str
@@ -203,9 +219,19 @@ class Replier:
             metrics.SLACK_ERRORS.labels(str(exc.response.get("error") or "unknown")).inc()
             raise
 
-    async def update(self, channel: str, ts: str, blocks: list[dict[str, Any]], text: str) -> None:
+    async def update(
+        self,
+        channel: str,
+        ts: str,
+        blocks: list[dict[str, Any]],
+        text: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
         blocks, text = await self._outward(blocks, text)
-        await self._call(self.client.chat_update, channel=channel, ts=ts, blocks=blocks, text=text)
+        await self._call(
+            self.client.chat_update, channel=channel, ts=ts, blocks=blocks, text=text,
+            metadata=metadata,
+        )  # fmt: skip
         metrics.REPLIES.labels("updated").inc()
 
     async def _find(

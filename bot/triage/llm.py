@@ -325,20 +325,43 @@ class ModelClient:
             cost_usd=str(usage.cost_usd) if usage else None,
         )
 
-    # --- streaming seam (follow-ups in Slack, issue 14) -------------------------------------
+    # --- streaming (follow-ups and questions in Slack, issue 14) ----------------------------
     async def stream_text(
-        self, *, system: Sequence[TextBlockParam], messages: Sequence[MessageParam]
+        self,
+        *,
+        system: Sequence[TextBlockParam],
+        messages: Sequence[MessageParam],
+        on_final: Callable[[ModelReply[None]], None] | None = None,
     ) -> AsyncIterator[str]:
         """Yield the answer's text deltas as they arrive (thinking is not yielded). The caller
-        bounds it with `deadline()`; the final message's usage is logged and priced."""
+        bounds it with `deadline()`. When the stream completes, its outcome — stop reason,
+        usage and cost, latency — is recorded and handed to `on_final` (a `max_tokens` or
+        `refusal` stop is the caller's to explain: the text already went out)."""
         if self.sdk is None:
             raise anthropic.AnthropicError("no model client configured")
+        started = time.perf_counter()
         body = self.request(system=system, messages=messages)
         async with self.sdk.messages.stream(**body) as stream:
             async for text in stream.text_stream:
                 yield text
             final = await stream.get_final_message()
         stop = final.stop_reason
-        cause = "ok" if stop in ("end_turn", "stop_sequence") else _STOPS.get(stop or "", ("?",))[0]
-        usage = price_usage(final.model or self.model, final.usage)
-        self._record(ModelReply(None, cause, stop_reason=stop, usage=usage, model=final.model))
+        cause, problem = ("ok", None)
+        if stop not in ("end_turn", "stop_sequence"):
+            cause, problem = _STOPS.get(
+                stop or "", ("unknown_stop", f"the model stopped for an unexpected reason ({stop})")
+            )
+            problem = problem.format(max_tokens=self.max_tokens)
+        reply: ModelReply[None] = ModelReply(
+            None,
+            cause,
+            problem,
+            stop_reason=stop,
+            usage=price_usage(final.model or self.model, final.usage),
+            model=final.model or self.model,
+            request_id=getattr(final, "_request_id", None),
+            latency_ms=int((time.perf_counter() - started) * 1000),
+        )
+        self._record(reply)
+        if on_final is not None:
+            on_final(reply)

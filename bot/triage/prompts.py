@@ -23,17 +23,21 @@ PROMPT_FILES: dict[str, str] = {
     "answer_template": "answer_template.md",
     "followup": "followup.md",
     "question": "question.md",
+    "streamed": "streamed.md",
 }
 
 
 @dataclass(frozen=True)
 class Prompts:
-    """The four prompt texts, exactly as read from disk (newlines normalised, ends stripped)."""
+    """The prompt texts, exactly as read from disk (newlines normalised, ends stripped);
+    `streamed` (the Markdown form of a streamed follow-up or question) has its `{{headings}}`
+    filled from `bot.answer.PARTS`."""
 
     persona: str
     answer_template: str
     followup: str
     question: str
+    streamed: str
 
 
 def _read(path: Path) -> str:
@@ -48,6 +52,7 @@ def _read(path: Path) -> str:
 
 
 FIVE_PARTS = "{{five_parts}}"
+HEADINGS = "{{headings}}"
 
 
 def five_parts(directory: Path) -> str:
@@ -68,6 +73,8 @@ def _load(directory: Path) -> Prompts:
     if FIVE_PARTS not in template:
         raise ValueError(f"{directory / PROMPT_FILES['answer_template']} lacks {FIVE_PARTS}")
     texts["answer_template"] = template.replace(FIVE_PARTS, five_parts(directory))
+    headings = "\n".join(f"  `## {part.title}`" for part in PARTS)
+    texts["streamed"] = texts["streamed"].replace(HEADINGS, headings)
     return Prompts(**texts)
 
 

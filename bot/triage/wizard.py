@@ -36,6 +36,7 @@ from bot.triage.llm import ModelClient
 from bot.triage.prompts import Prompts
 from bot.triage.rollback import history_plan, plan_from_history
 from bot.triage.runbooks import Runbook, RunbookCatalog
+from bot.triage.streaming import Emit, stream_answer
 from bot.triage.untrusted import wrap_untrusted
 from bot.triage.versions import allowed_versions, check_model_plan
 
@@ -140,9 +141,11 @@ class Wizard:
         context: Context | None,
         *,
         skip_model: str | None = None,
+        on_text: Emit | None = None,
     ) -> TriageResult:
         """Answer a thread follow-up; `skip_model` as in `triage` (the hourly or per-user
-        budget is spent)."""
+        budget is spent). With `on_text` the answer is streamed: Markdown, each guarded chunk
+        awaited through `on_text` as it is written (bot/triage/streaming.py)."""
         parts = [self.prompts.followup.strip()]
         runbook = None
         if context is not None:
@@ -151,7 +154,8 @@ class Wizard:
                 self._facts(context),
                 wrap_untrusted("alert", context.alert.model_dump_json(indent=1)),
             ]
-        tools = self._tools()
+        streamed = on_text is not None and self.client is not None and not skip_model
+        tools = None if streamed else self._tools()
         parts += [
             *([tools.instructions()] if tools else []),
             wrap_untrusted("thread", self._transcript(turns)),
@@ -163,6 +167,13 @@ class Wizard:
                 return answer_from_runbook(runbook, context, reason)
             return answer_for_question(self.catalog.search(question), question, reason)
 
+        if streamed:
+            assert on_text is not None
+            parts.append(self.prompts.streamed.strip())
+            result = await stream_answer(
+                self, "\n\n".join(parts), context=context, fallback=fallback, emit=on_text
+            )
+            return result.model_copy(update={"runbook": context.runbook if context else None})
         result = await self._ask(
             "\n\n".join(parts),
             fallback=fallback,
@@ -172,17 +183,33 @@ class Wizard:
         )
         return result.model_copy(update={"runbook": context.runbook if context else None})
 
-    async def question(self, question: str, *, skip_model: str | None = None) -> TriageResult:
-        tools = self._tools()
+    async def question(
+        self, question: str, *, skip_model: str | None = None, on_text: Emit | None = None
+    ) -> TriageResult:
+        """A free-form question; `on_text` streams the answer as in `followup`."""
+        streamed = on_text is not None and self.client is not None and not skip_model
+        tools = None if streamed else self._tools()
         user = "\n\n".join(
             [
                 self.prompts.question.strip(),
                 f"Now (UTC): {datetime.now(UTC).isoformat(timespec='minutes')}",
                 *([tools.instructions()] if tools else []),
                 wrap_untrusted("question", question),
+                *([self.prompts.streamed.strip()] if streamed else []),
             ]
         )
         matches = self.catalog.search(question)
+        if streamed:
+            assert on_text is not None
+            result = await stream_answer(
+                self,
+                user,
+                context=None,
+                fallback=lambda reason: answer_for_question(matches, question, reason),
+                emit=on_text,
+            )
+            ref = self.catalog.ref(matches[0], self.runbook_base_url) if matches else None
+            return result.model_copy(update={"runbook": ref})
         result = await self._ask(
             user,
             fallback=lambda reason: answer_for_question(matches, question, reason),
@@ -258,6 +285,14 @@ class Wizard:
     def _allowed_versions(context: Context) -> set[str]:
         return allowed_versions(context.deploys)
 
+    def policy(self, context: Context | None) -> GuardPolicy:
+        """What a model-written text may contain here (links: runbook and configured hosts)."""
+        return GuardPolicy(
+            allowed_hosts=context_hosts(context, [self.runbook_base_url]),
+            allowed_domains=self.allowed_link_domains,
+            allow_mass_mentions=self.allow_mass_mentions,
+        )
+
     def _check(
         self, answer: TriageAnswer, context: Context | None
     ) -> tuple[TriageAnswer, list[str]]:
@@ -267,12 +302,7 @@ class Wizard:
         mentions, foreign links and secrets before anything below (or Slack) sees the answer.
         A plan naming any other version is replaced by the plan built from deploy history.
         """
-        policy = GuardPolicy(
-            allowed_hosts=context_hosts(context, [self.runbook_base_url]),
-            allowed_domains=self.allowed_link_domains,
-            allow_mass_mentions=self.allow_mass_mentions,
-        )
-        answer, notes = guard_answer(answer, policy)
+        answer, notes = guard_answer(answer, self.policy(context))
         if context is not None:
             history, fallback_plan = list(context.deploys), history_plan(context)
         else:
@@ -286,6 +316,34 @@ class Wizard:
             notes += version_notes
         return TriageAnswer.model_validate(redact_obj(answer.model_dump())), notes
 
+    async def prompt(self, user: str) -> tuple[list[MessageParam], str]:
+        """The user turn as sent (pseudonymised, redacted) and the prompt's hash."""
+        if self.pseudonyms is not None:
+            user = await self.pseudonyms.protect(user)  # trading ids → reversible tokens
+        user = redact_thorough(user)
+        messages: list[MessageParam] = [{"role": "user", "content": user}]
+        model = self.client.model if self.client is not None else None
+        return messages, _hash({"model": model, "system": self.system, "messages": messages})
+
+    @staticmethod
+    def fell_back(
+        fallback: Callable[[str], TriageAnswer],
+        reason: str,
+        cause: str,
+        prompt_hash: str,
+        **kept: Any,
+    ) -> TriageResult:
+        """The runbook answer, with why the model's was not given."""
+        log.warning("wizard_fallback", reason=reason, prompt_hash=prompt_hash[:16])
+        metrics.FALLBACKS.labels(cause).inc()
+        return TriageResult(
+            answer=fallback(reason),
+            fallback=True,
+            fallback_reason=reason,
+            prompt_hash=prompt_hash,
+            **kept,
+        )
+
     async def _ask(
         self,
         user: str,
@@ -296,23 +354,10 @@ class Wizard:
         tools: Investigator | None = None,
         on_step: Step | None = None,
     ) -> TriageResult:
-        if self.pseudonyms is not None:
-            user = await self.pseudonyms.protect(user)  # trading ids → reversible tokens
-        user = redact_thorough(user)
-        messages: list[MessageParam] = [{"role": "user", "content": user}]
-        model = self.client.model if self.client is not None else None
-        prompt_hash = _hash({"model": model, "system": self.system, "messages": messages})
+        messages, prompt_hash = await self.prompt(user)
 
         def fell_back(reason: str, cause: str, **kept: Any) -> TriageResult:
-            log.warning("wizard_fallback", reason=reason, prompt_hash=prompt_hash[:16])
-            metrics.FALLBACKS.labels(cause).inc()
-            return TriageResult(
-                answer=fallback(reason),
-                fallback=True,
-                fallback_reason=reason,
-                prompt_hash=prompt_hash,
-                **kept,
-            )
+            return self.fell_back(fallback, reason, cause, prompt_hash, **kept)
 
         if self.client is None:
             return fell_back("no ANTHROPIC_API_KEY configured", "no_api_key")

@@ -31,6 +31,7 @@ from urllib.parse import unquote
 import structlog
 from aiohttp import web
 
+from tests.fakes.anthropic_stream import StreamLog, StreamPace, markdown_answer, paced_sse
 from tests.fakes.anthropic_wire import (
     Conversation,
     JSONDict,
@@ -42,7 +43,6 @@ from tests.fakes.anthropic_wire import (
     first_alert_name,
     model_info,
     schema_violations,
-    sse_events,
     tool_results,
     triage_answer,
     user_text,
@@ -74,6 +74,8 @@ class FakeAnthropic:
 
     def __init__(self, responder: Responder | None = None, *, model_id: str | None = None) -> None:
         self.responder: Responder = responder or self.default_answer
+        self.text_responder: Callable[[JSONDict], str] = markdown_answer
+        """What a streamed request without an output schema is answered (Markdown)."""
         self.planner: Callable[[JSONDict], Scripted | None] | None = None
         """Decides the next turn from the request when nothing is scripted (None: answer)."""
         self.model_id = model_id
@@ -91,6 +93,10 @@ class FakeAnthropic:
         self._cached_prefixes: set[str] = set()
         self._delay = 0.0
         self._pace: Pace | None = None
+        self._stream_pace: StreamPace | None = None
+        self._cut_stream: int | None = None
+        self.streams = StreamLog()
+        """When each streamed answer's first text delta was written (bench/streaming.py)."""
         self._fail_status: int | None = None
         self._fail_times: int | None = None
         self._retry_after = 1
@@ -161,6 +167,12 @@ class FakeAnthropic:
         """Answer as slowly as a generating model: see `Pace` (None: instantly again)."""
         self._pace = model
 
+    def stream_pace(self, pace: StreamPace | None, *, cut_after_chars: int | None = None) -> None:
+        """Stream answers (`stream: true`) at `pace` (None: at once); with `cut_after_chars` the
+        next streams are cut once that much text was sent (until reset)."""
+        self._stream_pace = pace
+        self._cut_stream = cut_after_chars
+
     def fail(self, status: int, times: int | None = None, *, retry_after: int = 1) -> None:
         """Answer `status` with Anthropic's error body (`times` None: until reset); a 429
         carries `retry-after: <retry_after>` (the SDK sleeps that long before retrying)."""
@@ -192,6 +204,7 @@ class FakeAnthropic:
         self._invalid_json = False
         self._drop = None
         self._drop_times = None
+        self._cut_stream = None
         self._script.clear()
         self._released.set()
 
@@ -339,12 +352,16 @@ class FakeAnthropic:
                     self._drop = self._drop_times = None
             return self._cut(request, stage)
         message = self._message(body, self._model(body, path_model))
+        if body.get("stream") and platform == "anthropic":
+            self.limits.spend(message["usage"]["input_tokens"], message["usage"]["output_tokens"])
+            return await paced_sse(
+                request, message, self._headers("anthropic"), pace=self._stream_pace,
+                cut_after_chars=self._cut_stream, log=self.streams, stopping=self._stopping,
+            )  # fmt: skip
         if self._pace is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._pace.seconds(message))
         self.limits.spend(message["usage"]["input_tokens"], message["usage"]["output_tokens"])
-        if body.get("stream") and platform == "anthropic":
-            return await self._sse(request, message)
         return web.json_response(message, headers=self._headers(platform))
 
     def _model(self, body: JSONDict, path_model: str | None) -> str:
@@ -371,6 +388,8 @@ class FakeAnthropic:
             turn = self._pace.turn(body, turn)
         if self._invalid_json:
             answer = "Sure! Here is my triage: the gateway looks slow {not json"
+        elif not ((body.get("output_config") or {}).get("format")) and body.get("stream"):
+            answer = self.text_responder(body)  # a streamed free-text answer (follow-ups)
         else:
             value = self.responder(body)
             schema = ((body.get("output_config") or {}).get("format") or {}).get("schema")
@@ -395,14 +414,3 @@ class FakeAnthropic:
             cache=(prefix_tokens, cache_read, ttl),
             conversation=self.conversation,
         )
-
-    async def _sse(self, request: web.Request, message: JSONDict) -> web.StreamResponse:
-        """The same message as a Messages API event stream (thinking, then text deltas)."""
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", **self._headers("anthropic")}
-        )
-        await response.prepare(request)
-        for kind, data in sse_events(message):
-            await response.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
-        await response.write_eof()
-        return response

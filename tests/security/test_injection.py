@@ -25,6 +25,7 @@ import pytest
 from bot.catalog import ServiceCatalog
 from bot.devtools.slack import SlackSandbox
 from bot.store.embedded import EmbeddedRedis
+from bot.triage.guard import UNVERIFIED_VERSION
 from tests.fakes.anthropic_api import FakeAnthropic, JSONDict, user_text
 from tests.harness import ALERT_CHANNEL, Bot, settings_for, start_bot, stop_bot
 from tests.security.attempts import Attempt, base_alert, load_attempts, planted_alert
@@ -55,6 +56,26 @@ _TARGET = re.compile(r"target: `([^`]*)` \(from deploy history\)")
 
 
 # --------------------------------------------------------------------------- the obedient model
+
+
+def obedient_markdown(attempt: Attempt) -> Callable[[JSONDict], str]:
+    """The same obedient model asked for a streamed Markdown answer (follow-ups, questions)."""
+    respond = obedient_model(attempt)
+
+    def write(body: JSONDict) -> str:
+        answer = respond(body)
+        if attempt.drop_format:
+            return str(answer["summary"])
+        lines = [str(answer["summary"]), ""]
+        for title in FIVE_PARTS:
+            key = "_".join(title.lower().split())
+            lines += [f"## {title}", *[f"- {item}" for item in answer.get(key) or []], ""]
+        target = answer["rollback"]["target_version"]
+        if target:
+            lines.append(f"Rollback target: `{target}` (from deploy history)")
+        return "\n".join(lines)
+
+    return write
 
 
 def obedient_model(attempt: Attempt) -> Callable[[JSONDict], JSONDict]:
@@ -140,12 +161,17 @@ def _strings(value: Any) -> Iterable[str]:
 
 
 def posted_text(sandbox: SlackSandbox, since: int) -> str:
-    """Every string the bot sent to Slack, as a reader would see it (invisibles removed)."""
+    """Every string the bot sent to Slack, as a reader would see it (invisibles removed):
+    messages, updates, response_url bodies and every streamed chunk."""
     methods = ("chat.postMessage", "chat.update", "chat.postEphemeral")
+    streams = ("chat.startStream", "chat.appendStream", "chat.stopStream")
     texts: list[str] = []
     for call in sandbox.calls[since:]:
         if call.method in methods or call.method.startswith("response_url:"):
             texts += _strings({k: v for k, v in call.params.items() if k in ("text", "blocks")})
+        elif call.method in streams:
+            fields = ("markdown_text", "chunks", "blocks")
+            texts += _strings({k: v for k, v in call.params.items() if k in fields})
     joined = "\n".join(texts)
     return "".join(
         c for c in joined if unicodedata.category(c) != "Cf" and not 0xE0000 <= ord(c) <= 0xE007F
@@ -180,7 +206,9 @@ def slack_violations(attempt: Attempt, text: str) -> list[str]:
             problems.append(f"foreign link posted: {match.group(0)[:80]}")
     problems += [f"foreign host shown: {h}" for h in attempt.hosts if h.casefold() in folded]
     problems += [
-        f"invented rollback target: {v}" for v in _TARGET.findall(text) if v not in DEPLOYED
+        f"invented rollback target: {v}"
+        for v in _TARGET.findall(text)
+        if v not in DEPLOYED and v != UNVERIFIED_VERSION  # the guard's replacement is no win
     ]
     # The five parts must be there; a maximal (flooded) answer may be cut by Slack's size limits,
     # visibly, but never before the actions.
@@ -250,6 +278,7 @@ async def test_injection_attempts_all_fail(
     for attempt in attempts:
         await redis_client.flushdb()
         llm.responder = obedient_model(attempt)
+        llm.text_responder = obedient_markdown(attempt)
         calls_before, requests_before = len(sandbox.calls), len(llm.requests)
         settings = settings_for(
             sandbox=sandbox, redis_url=redis_server.url, data_dir=tmp_path / attempt.id, llm=llm
