@@ -43,6 +43,9 @@ SCORE_SERVICE = 50
 SCORE_KEYWORD = 5
 MAX_KEYWORD_HITS = 9
 SEARCH_RELATIVE_FLOOR_PCT = 34
+FALLBACK_FLOOR_PCT = 50
+"""A runbook-only answer (no model to sort relevance) keeps only close matches: a
+zero-downtime deploy question is about the deploy runbook, not also the crash-loop one."""
 
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)(.*)\Z", re.DOTALL)
@@ -239,8 +242,11 @@ class RunbookCatalog:
         prefixed = [r for r in self._runbooks if r.id.startswith(key)]
         return prefixed[0] if len(prefixed) == 1 else None
 
-    def search(self, query: str, limit: int = 5) -> list[Runbook]:
-        """Runbooks ranked by keyword overlap with `query`; only those with a positive score."""
+    def search(
+        self, query: str, limit: int = 5, floor_pct: int = SEARCH_RELATIVE_FLOOR_PCT
+    ) -> list[Runbook]:
+        """Runbooks ranked by keyword overlap with `query`; only those with a positive score
+        of at least `floor_pct` % of the best one's."""
         words = set(_tokens(query))
         if not words or limit <= 0:
             return []
@@ -253,7 +259,7 @@ class RunbookCatalog:
         if not scored:
             return []
         # Body-only word overlap is weak; drop hits far below the best so the list stays relevant.
-        floor = -scored[0][0] * SEARCH_RELATIVE_FLOOR_PCT // 100
+        floor = -scored[0][0] * floor_pct // 100
         return [runbook for neg, _, runbook in scored if -neg >= floor][:limit]
 
     @staticmethod

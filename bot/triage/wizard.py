@@ -29,13 +29,13 @@ from bot.models import Context, TriageAnswer, TriageResult
 from bot.redact import redact, redact_obj, redact_thorough
 from bot.triage.facts import fact_values, load_template
 from bot.triage.facts import render as render_facts
-from bot.triage.fallback import answer_for_question, answer_from_runbook
+from bot.triage.fallback import answer_for_followup, answer_for_question, answer_from_runbook
 from bot.triage.guard import GuardPolicy, context_hosts, guard_answer, hold_versions
 from bot.triage.investigate import Investigator, Step
 from bot.triage.llm import ModelClient
 from bot.triage.prompts import Prompts
 from bot.triage.rollback import history_plan, plan_from_history
-from bot.triage.runbooks import Runbook, RunbookCatalog
+from bot.triage.runbooks import FALLBACK_FLOOR_PCT, Runbook, RunbookCatalog
 from bot.triage.streaming import Emit, stream_answer
 from bot.triage.untrusted import wrap_untrusted
 from bot.triage.versions import allowed_versions, check_model_plan
@@ -164,8 +164,10 @@ class Wizard:
 
         def fallback(reason: str) -> TriageAnswer:
             if runbook is not None and context is not None:
-                return answer_from_runbook(runbook, context, reason)
-            return answer_for_question(self.catalog.search(question), question, reason)
+                # the sections the question is about, not the whole runbook again
+                return answer_for_followup(runbook, context, question, reason)
+            matches = self.catalog.search(question, floor_pct=FALLBACK_FLOOR_PCT)
+            return answer_for_question(matches, question, reason)
 
         if streamed:
             assert on_text is not None
@@ -199,20 +201,21 @@ class Wizard:
             ]
         )
         matches = self.catalog.search(question)
+        close = self.catalog.search(question, floor_pct=FALLBACK_FLOOR_PCT)
         if streamed:
             assert on_text is not None
             result = await stream_answer(
                 self,
                 user,
                 context=None,
-                fallback=lambda reason: answer_for_question(matches, question, reason),
+                fallback=lambda reason: answer_for_question(close, question, reason),
                 emit=on_text,
             )
             ref = self.catalog.ref(matches[0], self.runbook_base_url) if matches else None
             return result.model_copy(update={"runbook": ref})
         result = await self._ask(
             user,
-            fallback=lambda reason: answer_for_question(matches, question, reason),
+            fallback=lambda reason: answer_for_question(close, question, reason),
             context=None,
             tools=tools,
             skip_model=skip_model,

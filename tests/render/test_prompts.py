@@ -63,7 +63,7 @@ def test_no_open_incident_means_general_prompts_only() -> None:
 
 def test_hostile_incident_titles_are_inert() -> None:
     title = "<!here> pay <https://evil.example/x|now> @channel " + "x" * 300
-    (prompt, *_) = suggested_prompts([incident(1, title, "critical")])
+    prompt, *_ = suggested_prompts([incident(1, title, "critical")])
     for text in (prompt["title"], prompt["message"]):
         assert "<!here>" not in text and "<https://" not in text and "@channel" not in text
     assert len(prompt["title"]) <= len("Status of ") + 60

@@ -4,32 +4,21 @@ and exported as an evaluation set joined with the answer it judged."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.audit.commands import export_report
-from bot.devtools.slack import SlackSandbox
 from bot.render.feedback import ACTION_FEEDBACK, ACTION_WRONG_RUNBOOK
-from bot.store.embedded import EmbeddedRedis
-from tests.harness import ALERT_CHANNEL, Bot, settings_for, start_bot, stop_bot
+from tests.harness import ALERT_CHANNEL, Bot
 from tests.test_end_to_end import alert_message
 
 
 @pytest.fixture
-async def bot(
-    sandbox: SlackSandbox, redis_server: EmbeddedRedis, redis_client: Any, tmp_path: Path
-) -> AsyncIterator[Bot]:
-    """A bot on a flushed Redis (`redis_client` empties the database first)."""
-    settings = settings_for(
-        sandbox=sandbox, redis_url=redis_server.url, data_dir=tmp_path, llm=None
-    )
-    running = await start_bot(settings, sandbox)
-    yield running
-    await stop_bot(running)
+def bot(modelless_bot: Bot) -> Bot:
+    """A bot without a model (tests/slack/conftest.py)."""
+    return modelless_bot
 
 
 def _buttons(message: dict) -> dict[str, str]:

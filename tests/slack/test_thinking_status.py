@@ -5,32 +5,21 @@ the status method gets the placeholder instead."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.devtools.slack import SlackSandbox
 from bot.slack.replies import THINKING
-from bot.store.embedded import EmbeddedRedis
-from tests.harness import ALERT_CHANNEL, Bot, settings_for, start_bot, stop_bot
+from tests.harness import ALERT_CHANNEL, Bot
 from tests.test_end_to_end import alert_message
 
 STATUS_TARGET_S = 1.0
 
 
 @pytest.fixture
-async def bot(
-    sandbox: SlackSandbox, redis_server: EmbeddedRedis, redis_client: Any, tmp_path: Path
-) -> AsyncIterator[Bot]:
-    """A bot on a flushed Redis (`redis_client` empties the database first)."""
-    settings = settings_for(
-        sandbox=sandbox, redis_url=redis_server.url, data_dir=tmp_path, llm=None
-    )
-    running = await start_bot(settings, sandbox)
-    yield running
-    await stop_bot(running)
+def bot(modelless_bot: Bot) -> Bot:
+    """A bot without a model (tests/slack/conftest.py)."""
+    return modelless_bot
 
 
 async def test_status_is_set_within_a_second_and_cleared_by_the_answer(
