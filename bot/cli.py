@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from bot.audit.cli import add_audit
+
 if TYPE_CHECKING:
     from bot.settings import Settings
 
@@ -72,13 +74,14 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 async def _triage(settings: Settings, payload: Any) -> str:
     from bot.alerts.registry import parse_payload
-    from bot.app import build_wizard, open_redis, secret_text
     from bot.audit import anchor
     from bot.audit.log import AuditLog
+    from bot.components import build_wizard, secret_text
     from bot.context.pseudonyms import Pseudonyms
     from bot.context.store import ContextStore
     from bot.pipeline.incident_flow import most_severe as primary_alert
     from bot.render.markdown import triage_markdown
+    from bot.runtime import open_redis
 
     alerts = parse_payload(payload)
     if not alerts:
@@ -247,91 +250,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(settings))
 
 
-async def _audit(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    from bot.app import open_redis, secret_text
-    from bot.audit import anchor
-    from bot.audit.commands import export_report, verify_report
-
-    mirror_dir = settings.data_dir / "audit"
-    if args.audit_command == "verify" and (missing := _missing_trail(settings, args.source)):
-        return {"source": args.source, "ok": False, "error": missing}
-    retired = (secret_text(settings.audit_keys_retired) or "").split(",")
-    key = anchor.keyring(
-        anchor.key_for(secret_text(settings.audit_key), settings.data_dir),
-        [k for k in (anchor.audit_key(s.strip()) for s in retired) if k is not None],
-    )
-    points = anchor.checkpoints_path(settings.data_dir)
-    if args.audit_command == "verify" and args.source == "file":
-        # the file copy needs no Redis
-        return await verify_report(None, mirror_dir, "file", key=key, checkpoints=points)
-    client, embedded = await open_redis(settings)
-    try:
-        if args.audit_command == "verify":
-            return await verify_report(client, mirror_dir, args.source, key=key, checkpoints=points)
-        return await export_report(
-            client,
-            args.out,
-            since=args.since,
-            until=args.until,
-            thread=args.thread,
-            feedback=args.feedback,
-        )
-    finally:
-        await client.aclose()
-        if embedded is not None:
-            await embedded.stop()
-
-
-def _missing_trail(settings: Settings, source: str) -> str | None:
-    """Why there is nothing to verify, before anything is started (an embedded Redis started
-    on a wrong data dir would create it, and an empty trail "verifies")."""
-    data_dir = settings.data_dir.resolve()
-    needs_dir = source in ("file", "both") or settings.redis_url is None
-    if needs_dir and not data_dir.is_dir():
-        return f"WIZARD_DATA_DIR={data_dir} does not exist: no audit trail there to verify"
-    if source in ("file", "both") and not (data_dir / "audit").is_dir():
-        return f"no audit file copy under WIZARD_DATA_DIR={data_dir} (expected {data_dir}/audit)"
-    return None
-
-
-def cmd_audit(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    report = asyncio.run(_audit(settings, args))
-    _out(json.dumps(report, indent=2, default=str))
-    if report.get("error"):
-        sys.stderr.write(f"wizard: {report['error']}\n")
-    return 0 if report.get("ok", True) else 1
-
-
-def _iso_time(value: str) -> Any:
-    from bot.audit.export import parse_time
-
-    try:
-        return parse_time(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
-
-
-def _add_audit(sub: Any) -> None:
-    audit = sub.add_parser("audit", help="verify or export the tamper-evident audit trail")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", help="walk the hash chain; exit 1 if broken")
-    verify.add_argument("--source", choices=("redis", "file", "both"), default="both")
-    verify.set_defaults(func=cmd_audit)
-    export = audit_sub.add_parser("export", help="write JSONL, CSV and Markdown for an examiner")
-    export.add_argument("--since", type=_iso_time, required=True, help="ISO time, inclusive")
-    export.add_argument("--until", type=_iso_time, required=True, help="ISO time, exclusive")
-    export.add_argument("--thread", help="only this thread, e.g. C123:1700000000.0001")
-    export.add_argument("--out", type=Path, default=Path("."), help="directory (default: .)")
-    export.add_argument(
-        "--feedback",
-        action="store_true",
-        help="also feedback-eval.jsonl: each helpful/not helpful/wrong runbook verdict with the "
-        "answer it judged (an evaluation set)",
-    )
-    export.set_defaults(func=cmd_audit)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wizard", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"wizard {_version()}")
@@ -368,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run bundled alerts through the real pipeline locally")
     demo.add_argument("--verbose", action="store_true", help="also show the JSON logs")
     demo.set_defaults(func=cmd_demo)
-    _add_audit(sub)
+    add_audit(sub)
     return parser
 
 
