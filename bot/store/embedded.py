@@ -288,13 +288,6 @@ class EmbeddedRedis:
             proc.wait()
         log.info("embedded_redis_stopped", port=self.port)
 
-    def kill_sync(self) -> None:
-        """Die like a crashed server would (SIGKILL): for restart tests."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
     async def start(self, timeout: float = 10.0) -> None:
         await asyncio.to_thread(self.start_sync, timeout)
 

@@ -60,8 +60,3 @@ class JobLedger:
             pipe.xack(stream, group, entry_id)
             await pipe.execute()
 
-    async def is_done(self, job_id: str) -> bool:
-        return await self.redis.hget(keys.job(job_id), "state") == "done"
-
-    async def mark_done(self, job_id: str) -> None:
-        await self.set(job_id, state="done")
