@@ -27,7 +27,6 @@ README "Redis key schema"):
 | `wizard:audited:{job_id}:{kind}` | string | this job's audit record of this kind exists (one per job, even when two workers ran it) | 30 d |
 | `wizard:worker:{name}` | string | worker heartbeat | 30 s |
 | `wizard:pseudonyms` | hash token → trading identifier | reversible pseudonyms (never in prompts/logs) | 90 d |
-| `wizard:pseudonym:key` | string | HMAC key that makes pseudonyms stable | — |
 | `wizard:freeze:manual` | string JSON `FreezeWindow` | the manual change freeze (`/wizard freeze on`) | until its end, else until `off` |
 | `wizard:freeze:history` | list JSON `FreezeChange` | who turned manual freezes on/off, newest first | last 100 |
 | `wizard:freeze:version` / `wizard:freeze:changed_at` | counter / epoch s | version of the latest manual change, and its signed request's time (an older request is stale) | — |
@@ -63,7 +62,6 @@ AUDIT_HEAD = f"{PREFIX}:audit:head"
 ALERTS_OPEN = f"{PREFIX}:alerts:open"
 ALERTS_RECENT = f"{PREFIX}:alerts:recent"
 PSEUDONYMS = f"{PREFIX}:pseudonyms"
-PSEUDONYM_KEY = f"{PREFIX}:pseudonym:key"
 
 
 def dedup_event(event_id: str) -> str:
