@@ -21,8 +21,6 @@ from bot.audit.verify import Entry, compare, walk
 from bot.store import keys
 from bot.store.typed import stream_entries
 
-SOURCES = ("redis", "file", "both")
-
 
 async def verify_report(
     client: redis.Redis | None,
