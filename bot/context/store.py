@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from bot.models import Alert, AlertRecord, Context, Deploy, PastAnswer
 from bot.store import keys
-from bot.store.typed import texts
+from bot.store.typed import ParseCache, texts
 
 ALERT_TTL_S = 30 * 24 * 3600
 THREAD_TTL_S = 30 * 24 * 3600
@@ -59,6 +59,7 @@ class ContextStore:
     def __init__(self, client: redis.Redis, deploy_window: timedelta = timedelta(hours=24)):
         self.redis = client
         self.deploy_window = deploy_window
+        self._shared = ParseCache(AlertRecord, 1024)
 
     # --- alerts -----------------------------------------------------------------------------
     async def record_alert(
@@ -141,6 +142,15 @@ class ContextStore:
     async def get_alert(self, fingerprint: str) -> AlertRecord | None:
         raw = await self.redis.get(keys.alert(fingerprint))
         return AlertRecord.model_validate_json(raw) if raw else None
+
+    async def alerts_by_fingerprint(self, fingerprints: list[str]) -> dict[str, AlertRecord]:
+        """Many alerts' records in one round trip, shared read-only copies (`ParseCache`):
+        matching reads every candidate incident's alerts for each Slack post."""
+        if not fingerprints:
+            return {}
+        raws = await self.redis.mget([keys.alert(fp) for fp in fingerprints])
+        records = [self._shared.parse(raw) for raw in raws if raw]
+        return {r.alert.fingerprint: r for r in records}
 
     async def _records(self, fingerprints: list[str]) -> list[AlertRecord]:
         if not fingerprints:

@@ -29,7 +29,7 @@ from bot.incidents.models import (
 )
 from bot.models import Alert
 from bot.store import keys
-from bot.store.typed import text, text_or_none, texts
+from bot.store.typed import ParseCache, text, text_or_none, texts
 from bot.text import subject
 
 log = structlog.get_logger(__name__)
@@ -76,6 +76,7 @@ class IncidentStore:
         self.group_by = group_by
         self.reopen_window = reopen_window
         self.summary_interval_s = summary_interval_s
+        self._shared = ParseCache(Incident, 512)
 
     def group_key(self, alert: Alert) -> str:
         return group_key_of(alert, self.group_by)
@@ -95,6 +96,20 @@ class IncidentStore:
             return []
         raws = await self.redis.mget([keys.incident(i) for i in ids])
         return [Incident.model_validate_json(r) for r in raws if r]
+
+    async def open_mentioning(self, name: str, limit: int) -> list[Incident]:
+        """The newest open incidents whose stored JSON contains `name`, shared read-only copies.
+
+        Matching asks this for one alert name among up to 200 open incidents on every Slack
+        post: a byte search skips the incidents that cannot hold the name, and unchanged JSON is
+        not validated again (`ParseCache`). Callers must not change what they get.
+        """
+        ids = texts(await self.redis.zrevrange(keys.INCIDENTS_OPEN, 0, limit - 1))
+        if not ids:
+            return []
+        needle = _json_needle(name)
+        raws = texts(r for r in await self.redis.mget([keys.incident(i) for i in ids]) if r)
+        return [self._shared.parse(r) for r in raws if needle is None or needle in r]
 
     async def current(self, group_key: str) -> Incident | None:
         """The incident a group key points at now (its own, or one it was matched into)."""
@@ -289,6 +304,13 @@ class IncidentStore:
         outcomes = [Outcome.model_validate_json(r) for r in raws if r]
         outcomes.sort(key=lambda o: o.resolved_at, reverse=True)
         return outcomes[:limit]
+
+
+def _json_needle(value: str) -> str | None:
+    """`value` as it appears inside pydantic's JSON, or None when escaping could change it
+    (then nothing is filtered: a missed match would open a second incident)."""
+    plain = value.isascii() and value.isprintable() and not any(c in value for c in '"\\')
+    return value if value and plain else None
 
 
 def _title(alerts: list[Alert]) -> str:

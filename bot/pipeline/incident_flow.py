@@ -52,11 +52,10 @@ async def primary_alert(
         incident.alerts.values(),
         key=lambda a: (a.status != "firing", SEVERITY_RANK.get(a.severity, 9)),
     )
-    for entry in ranked[:5]:
-        if not any(a.fingerprint == entry.fingerprint for a in candidates):
-            record = await store.get_alert(entry.fingerprint)
-            if record is not None:
-                candidates.append(record.alert)
+    own = {a.fingerprint for a in group}
+    missing = [e.fingerprint for e in ranked[:5] if e.fingerprint not in own]
+    records = await store.alerts_by_fingerprint(missing) if missing else {}
+    candidates += [records[fp].alert for fp in missing if fp in records]
     return most_severe(candidates) if candidates else None
 
 

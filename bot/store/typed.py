@@ -9,9 +9,11 @@ is decoded rather than passed on silently.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
+from pydantic import BaseModel
 from redis.typing import EncodableT, FieldT
 
 
@@ -55,3 +57,30 @@ def first_stream_entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
     """The entries of the (only) stream in an XREAD/XREADGROUP reply (`[[name, entries]]`, the
     RESP2 shape our client speaks), or none when the blocking read timed out (nil)."""
     return stream_entries(reply[0][1]) if reply else []
+
+
+class ParseCache[M: BaseModel]:
+    """Models parsed from stored JSON, kept by the exact JSON they came from (bounded, LRU).
+
+    Matching reads every open incident of an alert name (up to 200) and their alerts' records
+    for each Slack post; validating them again and again was most of a post's CPU. The same JSON
+    always parses to an equal model, so a hit is exact. What it returns is shared: read-only
+    callers only (matching); code that changes a model parses its own copy.
+    """
+
+    def __init__(self, model: type[M], size: int = 1024) -> None:
+        self.model = model
+        self.size = size
+        self._parsed: OrderedDict[str, M] = OrderedDict()
+
+    def parse(self, raw: str | bytes) -> M:
+        key = raw.decode() if isinstance(raw, bytes) else raw
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            parsed = self.model.model_validate_json(key)
+            self._parsed[key] = parsed
+            if len(self._parsed) > self.size:
+                self._parsed.popitem(last=False)
+        else:
+            self._parsed.move_to_end(key)
+        return parsed

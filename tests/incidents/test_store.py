@@ -129,3 +129,27 @@ async def test_dirty_summaries_are_throttled_and_claimed_once(redis_client) -> N
     )
     assert sorted(c for claim in claims for c in claim) == ["INC-1"]
     assert await store.pending_summaries() == 0
+
+
+async def test_open_mentioning_finds_names_pydantic_escapes_and_skips_others(redis_client) -> None:
+    """Matching's candidate read: a byte search over the stored JSON may only skip incidents
+    that cannot hold the name (a name JSON escapes is never filtered away), and a re-read of an
+    unchanged incident is the same parsed model (the parse cache), a changed one is fresh."""
+    store = IncidentStore(redis_client)
+    odd = 'Disk "Full" \\ é'
+    for i, name in enumerate(["LatencyHigh", odd, "Other"]):
+        await store.attach(
+            [alert(name, service=f"s{i}")], channel="C1", thread_ts=f"{i}.1", job_id=f"j{i}"
+        )
+    found = await store.open_mentioning("LatencyHigh", 200)
+    assert len(found) == 1
+    assert {a.name for i in found for a in i.alerts.values()} == {"LatencyHigh"}
+    odd_found = await store.open_mentioning(odd, 200)
+    assert any(a.name == odd for i in odd_found for a in i.alerts.values())
+    again = await store.open_mentioning("LatencyHigh", 200)
+    assert again[0] is found[0]
+    await store.attach(
+        [alert("LatencyHigh", service="s0")], channel="C1", thread_ts="9.1", job_id="j9"
+    )
+    changed = await store.open_mentioning("LatencyHigh", 200)
+    assert changed[0] is not found[0] and changed[0].events == found[0].events + 1
