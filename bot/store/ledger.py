@@ -59,4 +59,3 @@ class JobLedger:
             pipe.expire(key, JOB_TTL_S)
             pipe.xack(stream, group, entry_id)
             await pipe.execute()
-
