@@ -29,9 +29,8 @@ from bot.context.store import ContextStore
 from bot.deploys import DeployIgnored, parse_deploy_payload
 from bot.pipeline.intake import Intake, RedisFull, webhook_job_id
 from bot.pipeline.jobs import WebhookJob
-from bot.pipeline.worker import WorkerPool
+from bot.pipeline.worker import ANALYSIS, FAST, Stage, WorkerPool
 from bot.settings import Settings
-from bot.store import keys
 
 log = structlog.get_logger(__name__)
 
@@ -163,26 +162,31 @@ def build_web_app(runtime: WebDeps) -> web.Application:
         status = 200 if redis_ok and workers_ok else 503
         return web.json_response({"redis": redis_ok, "workers": workers_ok}, status=status)
 
-    async def queue_state() -> tuple[int, int, float]:
-        """(waiting, pending, oldest pending idle seconds), straight from Redis."""
-        groups = await runtime.redis.xinfo_groups(keys.JOBS_STREAM)
-        group = next((g for g in groups if g["name"] == keys.JOBS_GROUP), None)
+    async def queue_state(stage: Stage = FAST) -> tuple[int, int, float]:
+        """(waiting, pending, oldest pending idle seconds) of one stage, straight from Redis."""
+        groups = await runtime.redis.xinfo_groups(stage.stream)
+        group = next((g for g in groups if g["name"] == stage.group), None)
         if group is None:
             return 0, 0, 0.0
         oldest = 0.0
         if group["pending"]:
             first = await runtime.redis.xpending_range(
-                keys.JOBS_STREAM, keys.JOBS_GROUP, min="-", max="+", count=1
+                stage.stream, stage.group, min="-", max="+", count=1
             )
             oldest = float(first[0]["time_since_delivered"]) / 1000 if first else 0.0
         return int(group.get("lag") or 0), int(group["pending"]), oldest
 
     async def metrics_route(_: web.Request) -> web.Response:
+        # Both stages, read at scrape time: the analysis stream fills while the model is slow
+        # or rate-limited even when the fast stream is empty, and the HPA may scale on either.
         try:
-            waiting, pending, oldest = await queue_state()
+            waiting, pending, oldest = await queue_state(FAST)
             metrics.QUEUE_LAG.set(waiting)
             metrics.QUEUE_PENDING.set(pending)
             metrics.QUEUE_OLDEST.set(oldest)
+            waiting, pending, _oldest = await queue_state(ANALYSIS)
+            metrics.ANALYSIS_LAG.set(waiting)
+            metrics.ANALYSIS_PENDING.set(pending)
         except Exception:
             log.warning("metrics_queue_unreadable")
         body = generate_latest(metrics.REGISTRY)

@@ -99,3 +99,62 @@ async def test_readyz_fails_when_workers_are_dead(
         assert isinstance(bot.runtime.pool.workers[0], Worker)
     finally:
         await stop_bot(bot)
+
+
+async def test_metrics_show_the_analysis_stage_while_analyses_are_queued(
+    sandbox: SlackSandbox, llm: FakeAnthropic, redis_server: EmbeddedRedis, redis_client, tmp_path
+) -> None:
+    """Three new incidents, one model slot, a model that does not answer yet: the analysis
+    worker holds two analyses (it takes in twice the gate's slots), the third waits in the
+    stream, and the fast stage is empty; /metrics must show both stages apart."""
+    settings = settings_for(
+        sandbox=sandbox,
+        redis_url=redis_server.url,
+        data_dir=tmp_path,
+        llm=llm,
+        deadline_s=30.0,  # no fallback while the test looks
+        WIZARD_LLM_CONCURRENCY=1,
+    )
+    bot = await start_bot(settings, sandbox)
+    llm.hang()
+    try:
+        before = await _scrape(bot)
+        for payload in (
+            "02_alertmanager_slack.json",
+            "03_grafana_slack.json",
+            "04_datadog_slack.json",
+        ):
+            await bot.post_alert(json.loads((PAYLOADS / payload).read_text()))
+        deadline = asyncio.get_running_loop().time() + 15
+        while True:
+            samples = await _scrape(bot)
+            seen = {
+                name: _get(samples, name)
+                for name in (
+                    "wizard_analysis_waiting",
+                    "wizard_analysis_pending",
+                    "wizard_queue_waiting",
+                    "wizard_queue_pending",
+                )
+            }
+            want = {
+                "wizard_analysis_waiting": 1,
+                "wizard_analysis_pending": 2,
+                "wizard_queue_waiting": 0,
+                "wizard_queue_pending": 0,
+            }
+            if seen == want:
+                break
+            assert asyncio.get_running_loop().time() < deadline, seen
+            await asyncio.sleep(0.05)
+        assert llm.calls == 1  # the gate let one analysis through; the model holds it
+        llm.reset()
+        await bot.drain()
+        after = await _scrape(bot)
+        assert _get(after, "wizard_analysis_waiting") == 0
+        assert _get(after, "wizard_analysis_pending") == 0
+        answered = _get(after, "wizard_llm_calls_total", outcome="ok")
+        assert answered - _get(before, "wizard_llm_calls_total", outcome="ok") == 3
+    finally:
+        llm.reset()
+        await stop_bot(bot)

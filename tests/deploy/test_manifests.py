@@ -423,12 +423,16 @@ def test_autoscaling_on_cpu_or_queue_targets_the_workers(split: bool) -> None:
         assert _by_name(objects, "Deployment")[target.replace("worker", "intake")]["spec"][
             "replicas"
         ]
-    queue = _render({"autoscaling": {"enabled": True, "metric": "queue"}})
-    (metric,) = queue["HorizontalPodAutoscaler"][0]["spec"]["metrics"]
-    assert metric["external"]["metric"]["name"] == "wizard_queue_waiting"
     from bot import metrics
 
-    assert "wizard_queue_waiting" in metrics.REGISTRY._names_to_collectors  # the real gauge
+    queue = _render({"autoscaling": {"enabled": True, "metric": "queue"}})
+    (metric,) = queue["HorizontalPodAutoscaler"][0]["spec"]["metrics"]
+    assert metric["external"]["metric"]["name"] == "wizard_queue_waiting"  # the default
+    for name in ("wizard_queue_waiting", "wizard_analysis_waiting"):  # the two the values name
+        on = {"enabled": True, "metric": "queue", "queue": {"metricName": name}}
+        (metric,) = _render({"autoscaling": on})["HorizontalPodAutoscaler"][0]["spec"]["metrics"]
+        assert metric["external"]["metric"]["name"] == name
+        assert name in metrics.REGISTRY._names_to_collectors  # a real gauge /metrics serves
 
 
 def test_network_policy_opens_the_port_and_only_the_egress_the_bot_needs() -> None:
