@@ -150,7 +150,7 @@ class Investigator:
                     # exactly as it came: thinking blocks (and their signatures) unchanged
                     sent = [b.to_dict() for b in response.content]
                     history.append(cast(MessageParam, {"role": "assistant", "content": sent}))
-                    results = await self._results(response, calls, stop_tools_at, on_step)
+                    results = await self.tool_results(response, calls, stop_tools_at, on_step)
                     history.append(cast(MessageParam, {"role": "user", "content": results}))
                     spent = spent or any(r.get("type") == "text" for r in results)
         except (TimeoutError, anthropic.AnthropicError) as exc:
@@ -161,14 +161,15 @@ class Investigator:
         log.info("investigation_done", turns=turns, tool_calls=len(calls), outcome=reply.cause)
         return Investigation(reply, calls, turns)
 
-    async def _results(
+    async def tool_results(
         self,
-        response: Message,
+        response: Message | ModelReply[Any],
         calls: list[ToolCall],
         stop_tools_at: float,
         on_step: Step | None,
     ) -> list[Any]:
-        """A tool_result per tool_use block; past the budget or the time, an error result."""
+        """A tool_result per tool_use block of `response` (a message, or a streamed turn's
+        reply with its blocks); past the budget or the time, an error result."""
         results: list[Any] = []
         spent = False
         for block in response.content:

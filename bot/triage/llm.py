@@ -332,22 +332,27 @@ class ModelClient:
         system: Sequence[TextBlockParam],
         messages: Sequence[MessageParam],
         on_final: Callable[[ModelReply[None]], None] | None = None,
+        tools: Sequence[ToolUnionParam] | None = None,
+        tool_choice: Mapping[str, str] | None = None,
     ) -> AsyncIterator[str]:
         """Yield the answer's text deltas as they arrive (thinking is not yielded). The caller
         bounds it with `deadline()`. When the stream completes, its outcome — stop reason,
-        usage and cost, latency — is recorded and handed to `on_final` (a `max_tokens` or
+        usage and cost, latency, and the response's blocks (a `tool_use` turn goes back to the
+        model exactly as it came) — is recorded and handed to `on_final` (a `max_tokens` or
         `refusal` stop is the caller's to explain: the text already went out)."""
         if self.sdk is None:
             raise anthropic.AnthropicError("no model client configured")
         started = time.perf_counter()
-        body = self.request(system=system, messages=messages)
+        body = self.request(system=system, messages=messages, tools=tools)
+        if tool_choice is not None:
+            body["tool_choice"] = dict(tool_choice)
         async with self.sdk.messages.stream(**body) as stream:
             async for text in stream.text_stream:
                 yield text
             final = await stream.get_final_message()
         stop = final.stop_reason
         cause, problem = ("ok", None)
-        if stop not in ("end_turn", "stop_sequence"):
+        if stop not in ("end_turn", "stop_sequence", *(("tool_use",) if tools else ())):
             cause, problem = _STOPS.get(
                 stop or "", ("unknown_stop", f"the model stopped for an unexpected reason ({stop})")
             )
@@ -361,6 +366,7 @@ class ModelClient:
             model=final.model or self.model,
             request_id=getattr(final, "_request_id", None),
             latency_ms=int((time.perf_counter() - started) * 1000),
+            content=list(final.content),
         )
         self._record(reply)
         if on_final is not None:

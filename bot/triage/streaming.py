@@ -17,16 +17,18 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import anthropic
 import httpx2
 from anthropic.types import MessageParam, TextBlockParam
 
 from bot.answer import EXTRAS, PARTS
+from bot.evidence.models import ToolCall
 from bot.models import Context, RollbackPlan, TriageAnswer, TriageResult, Usage
 from bot.triage.chunks import ChunkGuard, chunk_policy
 from bot.triage.guard import GuardPolicy
+from bot.triage.investigate import ANSWER_RESERVE, MAX_TURNS, Investigator, add_usage
 from bot.triage.llm import ModelClient, ModelReply
 from bot.triage.rollback import history_plan, plan_from_history
 
@@ -116,8 +118,10 @@ async def stream_answer(
     context: Context | None,
     fallback: Callable[[str], TriageAnswer],
     emit: Emit,
+    tools: Investigator | None = None,
 ) -> TriageResult:
-    """Stream the model's Markdown answer to `user` through the guard into `emit`."""
+    """Stream the model's Markdown answer to `user` through the guard into `emit`; with
+    `tools`, each turn streams and tool turns are run as in the tool loop (investigate.py)."""
     client = wizard.client
     assert client is not None
     messages, prompt_hash = await wizard.prompt(user)
@@ -132,12 +136,32 @@ async def stream_answer(
             shown.append(chunk)
             await emit(chunk)
 
+    calls: list[ToolCall] = []
+    usage: Usage | None = None
     try:
         async with client.deadline():
-            async for delta in client.stream_text(
-                system=wizard.system, messages=messages, on_final=finals.append
-            ):
-                await send(guard.feed(delta))
+            asked: list[MessageParam] = list(messages)
+            definitions = tools.tools.definitions() if tools is not None else None
+            stop_tools_at = time.monotonic() + client.deadline_s * (1 - ANSWER_RESERVE)
+            choice: dict[str, str] | None = None
+            for _ in range(MAX_TURNS):
+                async for delta in client.stream_text(
+                    system=wizard.system, messages=asked, on_final=finals.append,
+                    tools=definitions, tool_choice=choice,
+                ):  # fmt: skip
+                    await send(guard.feed(delta))
+                turn = finals[-1] if finals else None
+                usage = add_usage(usage, turn.usage if turn else None)
+                if tools is None or turn is None or turn.stop_reason != "tool_use":
+                    break
+                # A tool turn: its text (if any) was streamed; its blocks go back unchanged,
+                # the tools run (read-only, budgeted) and the next turn streams on.
+                sent = [b.to_dict() for b in turn.content]
+                asked.append(cast(MessageParam, {"role": "assistant", "content": sent}))
+                results = await tools.tool_results(turn, calls, stop_tools_at, None)
+                asked.append(cast(MessageParam, {"role": "user", "content": results}))
+                if any(r.get("type") == "text" for r in results):
+                    choice = {"type": "none"}  # budget spent: answer now (never forced)
         await send(guard.flush())
     except (TimeoutError, anthropic.AnthropicError, httpx2.HTTPError) as exc:
         # A connection cut mid-stream surfaces as the transport's error, not the SDK's.
@@ -147,13 +171,17 @@ async def stream_answer(
             else client.failure(exc)
         )
         client.record(reply)
-        return _fell_back(wizard, fallback, reply, prompt_hash, shown, started)
+        reply.usage = add_usage(usage, reply.usage)
+        return _fell_back(wizard, fallback, reply, prompt_hash, shown, started, calls)
     final = finals[-1] if finals else ModelReply(None, "no_answer", "the stream did not finish")
+    if final.stop_reason == "tool_use":  # still calling tools after MAX_TURNS
+        final = ModelReply(None, "tool_use", "the model kept calling tools", usage=usage)
+    final.usage = usage
     text = "".join(shown)
     if not text.strip() or (final.cause != "ok" and final.cause not in _CUT_CAUSES):
         if final.cause == "ok":
             final = ModelReply(None, "no_answer", "the model returned no answer", usage=final.usage)
-        return _fell_back(wizard, fallback, final, prompt_hash, shown, started)
+        return _fell_back(wizard, fallback, final, prompt_hash, shown, started, calls)
     notes = guard.findings.notes()
     if guard.rejected_versions:
         notes.append(
@@ -175,6 +203,7 @@ async def stream_answer(
         usage=final.usage or Usage(),
         latency_ms=int((time.perf_counter() - started) * 1000),
         notes=notes,
+        tool_calls=calls,
     )
 
 
@@ -185,9 +214,13 @@ def _fell_back(
     prompt_hash: str,
     shown: list[str],
     started: float,
+    calls: list[ToolCall],
 ) -> TriageResult:
     reason = reply.problem or reply.cause
-    kept: dict[str, Any] = {"latency_ms": int((time.perf_counter() - started) * 1000)}
+    kept: dict[str, Any] = {
+        "latency_ms": int((time.perf_counter() - started) * 1000),
+        "tool_calls": calls,
+    }
     if reply.usage is not None:
         kept.update(usage=reply.usage, model=reply.model)
     result = wizard.fell_back(fallback, reason, reply.cause, prompt_hash, **kept)

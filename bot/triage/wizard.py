@@ -155,7 +155,7 @@ class Wizard:
                 wrap_untrusted("alert", context.alert.model_dump_json(indent=1)),
             ]
         streamed = on_text is not None and self.client is not None and not skip_model
-        tools = None if streamed else self._tools()
+        tools = self._tools()
         parts += [
             *([tools.instructions()] if tools else []),
             wrap_untrusted("thread", self._transcript(turns)),
@@ -173,8 +173,9 @@ class Wizard:
             assert on_text is not None
             parts.append(self.prompts.streamed.strip())
             result = await stream_answer(
-                self, "\n\n".join(parts), context=context, fallback=fallback, emit=on_text
-            )
+                self, "\n\n".join(parts), context=context, fallback=fallback, emit=on_text,
+                tools=tools,
+            )  # fmt: skip
             return result.model_copy(update={"runbook": context.runbook if context else None})
         result = await self._ask(
             "\n\n".join(parts),
@@ -190,7 +191,7 @@ class Wizard:
     ) -> TriageResult:
         """A free-form question; `on_text` streams the answer as in `followup`."""
         streamed = on_text is not None and self.client is not None and not skip_model
-        tools = None if streamed else self._tools()
+        tools = self._tools()
         user = "\n\n".join(
             [
                 self.prompts.question.strip(),
@@ -210,6 +211,7 @@ class Wizard:
                 context=None,
                 fallback=lambda reason: answer_for_question(close, question, reason),
                 emit=on_text,
+                tools=tools,
             )
             ref = self.catalog.ref(matches[0], self.runbook_base_url) if matches else None
             return result.model_copy(update={"runbook": ref})

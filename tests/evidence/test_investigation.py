@@ -210,4 +210,7 @@ async def test_a_wizard_question_may_check_a_metric_too(
     assert len(records) == 1 and not records[0]["fallback"]
     assert [c["tool"] for c in records[0]["tool_calls"]] == ["prometheus_query"]
     assert "0.073" in str(model.seen[0]["content"])
+    # the answer after the tool turn was streamed (each turn streams; tools run between them)
+    assert [c.method for c in sandbox.calls].count("chat.startStream") == 1
+    assert records[0]["text"] and all(r["body"]["stream"] for r in llm.requests)
     assert "at most 8 tool calls" in str(llm.requests[0]["body"]["messages"][0]["content"])
