@@ -56,6 +56,7 @@ from bot.incidents.store import IncidentStore
 from bot.pipeline.actions import IncidentActions
 from bot.pipeline.analysis import Analyst
 from bot.pipeline.budget import Limits, ModelBudget
+from bot.pipeline.conversations import PrivateConversations
 from bot.pipeline.flusher import SummaryFlusher
 from bot.pipeline.gate import ModelGate
 from bot.pipeline.incident_flow import IncidentFlow
@@ -68,6 +69,7 @@ from bot.redact import detected_secrets
 from bot.runtime import Runtime, open_redis
 from bot.settings import Settings
 from bot.slack.access import AccessPolicy
+from bot.slack.assistant import PrivateChat
 from bot.slack.client import make_web_client, slack_session
 from bot.slack.listeners import SlackListeners
 from bot.slack.replies import Replier
@@ -165,6 +167,7 @@ async def build_runtime(
         silences=silences,
         runbook_base_url=runbook_base,
     )
+    access = AccessPolicy.from_settings(settings, web_client)
     processor = Processor(
         store=store,
         incidents=incidents,
@@ -173,6 +176,9 @@ async def build_runtime(
         intake=intake,
         recorder=recorder,
         webhook_channel=settings.webhook_channel,
+        conversations=PrivateConversations(
+            policy=access, replier=replier, recorder=recorder, incidents=incidents
+        ),
     )
     analyst = Analyst(
         store=store,
@@ -208,7 +214,8 @@ async def build_runtime(
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
-    access = AccessPolicy.from_settings(settings, web_client)
+    chat = PrivateChat(intake=intake, store=store)
+    chat.register_dm(bolt)  # before the channel listeners' catch-all message listener
     SlackListeners(
         intake=intake,
         store=store,
@@ -220,6 +227,7 @@ async def build_runtime(
         freezes=freezes,
         incidents=incidents,
     ).register(bolt)
+    chat.register(bolt)  # the assistant pane's middleware, after the team gate
 
     host = socket.gethostname()
     if claim_idle_ms is None:

@@ -15,13 +15,16 @@ event does it once:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import structlog
 
+from bot.incidents.models import Incident
 from bot.incidents.store import IncidentStore
 from bot.pipeline.jobs import AssistantThreadJob, FollowupJob, QuestionJob
 from bot.pipeline.recording import Recorder
 from bot.render.limits import fit_blocks, notification, section
-from bot.render.prompts import PROMPTS_TITLE, suggested_prompts
+from bot.render.prompts import PROMPTS_TITLE, suggested_prompts, worst_first
 from bot.slack.access import AccessPolicy, private_denial_text
 from bot.slack.replies import Replier
 from bot.text import clean_text
@@ -30,6 +33,26 @@ log = structlog.get_logger(__name__)
 
 TITLE_CHARS = 80
 DENIED_SLOT = "denied"
+BRIEF_INCIDENTS = 10
+
+
+def incidents_brief(incidents: Sequence[Incident], limit: int = BRIEF_INCIDENTS) -> str:
+    """The open incidents, worst first, one line each, for a private question's prompt: what
+    the pane's prompts name, so "what's the status of INC-7?" has something to answer from."""
+    lines = []
+    for i in worst_first(incidents)[:limit]:
+        severity = i.assessed_severity or i.severity
+        line = (
+            f"{i.id} [{severity}, {i.state}] {i.title[:160]} — services: "
+            f"{', '.join(i.services[:5]) or 'unknown'}; {len(i.firing)} firing, "
+            f"{len(i.resolved)} resolved; opened {i.opened_at.isoformat(timespec='minutes')}"
+        )
+        if i.analysis_summary:
+            line += f"; last analysis: {i.analysis_summary[:300]}"
+        if i.advised:
+            line += f"; advised: {'; '.join(a[:120] for a in i.advised[:3])}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def thread_title(question: str) -> str:

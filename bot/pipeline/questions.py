@@ -22,8 +22,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.context.enrichment import Enricher
 from bot.context.store import ContextStore, ThreadInfo, Turn
+from bot.incidents.store import IncidentStore
 from bot.models import TriageResult
 from bot.pipeline.budget import ModelBudget
+from bot.pipeline.conversations import incidents_brief
 from bot.pipeline.jobs import FollowupAnalysis, QuestionAnalysis
 from bot.pipeline.recording import Recorder, wizard_turn
 from bot.render.answer import AnswerFrame, frame_for, render_answer
@@ -44,6 +46,7 @@ class Analyst(Protocol):
     """What these jobs need of the analysis stage (bot/pipeline/analysis.py `Analyst`)."""
 
     store: ContextStore
+    incidents: IncidentStore
     wizard: Wizard
     replier: Replier
     recorder: Recorder
@@ -170,6 +173,10 @@ async def answer_question(analyst: Analyst, job: QuestionAnalysis) -> None:
     skip = await _skip(analyst, job.user)
     streamed = analyst.wizard.client is not None and skip is None
     slot = "question" if streamed and not job.thread_ts else "reply"
+    # A DM or the pane is where "what's the status of INC-7?" is asked: what is open now.
+    brief = None
+    if job.source != "channel":
+        brief = incidents_brief(await analyst.incidents.open_incidents()) or None
 
     async def post(blocks: list[dict[str, object]], text: str) -> str | None:
         try:
@@ -210,7 +217,7 @@ async def answer_question(analyst: Analyst, job: QuestionAnalysis) -> None:
         assert job.response_url
 
         async def plain(skip_model: str | None) -> TriageResult:
-            return await analyst.wizard.question(job.text, skip_model=skip_model)
+            return await analyst.wizard.question(job.text, skip_model=skip_model, incidents=brief)
 
         result = await analyst.ask_model(plain, skip, queued)
         rendered = render_answer(result, frame(result))
@@ -221,7 +228,9 @@ async def answer_question(analyst: Analyst, job: QuestionAnalysis) -> None:
         anchor = job.thread_ts or ts
 
         async def ask(skip_model: str | None, on_text: Emit | None) -> TriageResult:
-            return await analyst.wizard.question(job.text, skip_model=skip_model, on_text=on_text)
+            return await analyst.wizard.question(
+                job.text, skip_model=skip_model, on_text=on_text, incidents=brief
+            )
 
         result = await _answer(
             analyst, job, ask, skip, thread_ts=anchor, frame=frame, on_wait=queued

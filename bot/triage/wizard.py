@@ -187,9 +187,16 @@ class Wizard:
         return result.model_copy(update={"runbook": context.runbook if context else None})
 
     async def question(
-        self, question: str, *, skip_model: str | None = None, on_text: Emit | None = None
+        self,
+        question: str,
+        *,
+        skip_model: str | None = None,
+        on_text: Emit | None = None,
+        incidents: str | None = None,
     ) -> TriageResult:
-        """A free-form question; `on_text` streams the answer as in `followup`."""
+        """A free-form question; `on_text` streams the answer as in `followup`. `incidents`:
+        the open incidents, one per line (asked in a DM or the assistant pane, whose prompts
+        name them), shown as data — their titles are alert text."""
         streamed = on_text is not None and self.client is not None and not skip_model
         tools = self._tools()
         user = "\n\n".join(
@@ -197,6 +204,7 @@ class Wizard:
                 self.prompts.question.strip(),
                 f"Now (UTC): {datetime.now(UTC).isoformat(timespec='minutes')}",
                 *([tools.instructions()] if tools else []),
+                *([wrap_untrusted("open_incidents", incidents)] if incidents else []),
                 wrap_untrusted("question", question),
                 *([self.prompts.streamed.strip()] if streamed else []),
             ]
