@@ -127,15 +127,22 @@ async def build_runtime(
     )
     if token is None:
         raise ValueError("a Slack bot token is needed to build the runtime")
-    session = slack_session()
-    web_client = make_web_client(token, settings.slack_api_base, session=session)
-    replier = Replier(web_client, ledger, pseudonyms)
     incidents = IncidentStore(
         client,
         group_by=settings.group_by,
         reopen_window=timedelta(minutes=settings.incident_reopen_m),
         summary_interval_s=settings.summary_interval_s,
+        summary_quiet_s=settings.summary_quiet_s,
+        summary_updates_per_min=settings.summary_updates_per_min,
     )
+    session = slack_session()
+    web_client = make_web_client(
+        token,
+        settings.slack_api_base,
+        session=session,
+        on_rate_limited=incidents.summaries.on_slack_limit,  # a 429 pauses every replica
+    )
+    replier = Replier(web_client, ledger, pseudonyms)
     recorder = Recorder(audit, ledger)
     freezes = build_freezes(settings, client)
     trading = build_trading_context(settings, catalog, freezes, store)
@@ -199,7 +206,7 @@ async def build_runtime(
         evidence=EvidenceGatherer.from_settings(settings, trading.catalog),
     )
     wizard.investigator = build_investigator(settings, wizard, analyst, pseudonyms)
-    flusher = SummaryFlusher(incidents, flow.refresh, per_minute=settings.summary_updates_per_min)
+    flusher = SummaryFlusher(incidents, flow.refresh)
     bolt = AsyncApp(
         client=web_client,
         # Socket Mode needs no signing secret, but /slack/events is still served on the health

@@ -176,6 +176,9 @@ class Settings(BaseSettings):
     """Model answers one person's follow-ups and `/wizard` questions may use per hour (they
     also draw from `WIZARD_LLM_MAX_PER_HOUR`)."""
     summary_interval_s: float = Field(default=5.0, alias="WIZARD_SUMMARY_INTERVAL_S", ge=0)
+    summary_quiet_s: float = Field(default=1.0, alias="WIZARD_SUMMARY_QUIET_S", ge=0)
+    """A changed summary waits until its incident had no new alert for this long (at most
+    3 × WIZARD_SUMMARY_INTERVAL_S), so a storm spends Slack's budget on final states."""
     summary_updates_per_min: int = Field(
         default=40, alias="WIZARD_SUMMARY_UPDATES_PER_MIN", ge=1, le=600
     )

@@ -27,6 +27,7 @@ from bot.incidents.models import (
     instance_of,
     worse,
 )
+from bot.incidents.summaries import SummaryQueue
 from bot.models import Alert
 from bot.store import keys
 from bot.store.typed import ParseCache, text, text_or_none, texts
@@ -71,12 +72,20 @@ class IncidentStore:
         group_by: GroupBy = "service",
         reopen_window: timedelta = timedelta(minutes=15),
         summary_interval_s: float = 5.0,
+        summary_quiet_s: float = 0.0,
+        summary_updates_per_min: int = 40,
     ) -> None:
         self.redis = client
         self.group_by = group_by
         self.reopen_window = reopen_window
         self.summary_interval_s = summary_interval_s
         self._shared = ParseCache(Incident, 512)
+        self.summaries = SummaryQueue(
+            client,
+            interval_s=summary_interval_s,
+            quiet_s=summary_quiet_s,
+            per_minute=summary_updates_per_min,
+        )
 
     def group_key(self, alert: Alert) -> str:
         return group_key_of(alert, self.group_by)
@@ -237,30 +246,23 @@ class IncidentStore:
             await self._save(incident)
             return incident
 
-    # --- summary refresh (coalesced) --------------------------------------------------------
+    # --- summary refresh (coalesced, debounced, one budget for all replicas) -----------------
     async def mark_dirty(self, incident_id: str, now: datetime | None = None) -> None:
-        """Ask for a summary update no sooner than `summary_interval_s` after the last one."""
-        now_s = (now or datetime.now(UTC)).timestamp()
-        last = await self.redis.hget(keys.INCIDENTS_RENDERED, incident_id)
-        due = max(now_s, float(last) + self.summary_interval_s) if last else now_s
-        await self.redis.zadd(keys.INCIDENTS_DIRTY, {incident_id: due}, nx=True)
+        """Ask for a summary update (see `SummaryQueue` for when it becomes due)."""
+        await self.summaries.mark_dirty(incident_id, now.timestamp() if now else None)
 
     async def claim_due(self, limit: int, now: datetime | None = None) -> list[str]:
-        """Take up to `limit` summaries that are due; ZREM makes the claim unique per replica."""
-        now_s = (now or datetime.now(UTC)).timestamp()
-        ids = texts(await self.redis.zrangebyscore(keys.INCIDENTS_DIRTY, "-inf", now_s, 0, limit))
-        claimed = []
-        for incident_id in ids:
-            if await self.redis.zrem(keys.INCIDENTS_DIRTY, incident_id):
-                claimed.append(incident_id)
-        return claimed
+        """Take up to `limit` due summaries the shared budget affords (unique per replica)."""
+        return await self.summaries.claim_due(limit, now.timestamp() if now else None)
 
-    async def rendered(self, incident_id: str, now: datetime | None = None) -> None:
+    async def rendered(
+        self, incident_id: str, now: datetime | None = None, digest: str | None = None
+    ) -> None:
         when = (now or datetime.now(UTC)).timestamp()
-        await self.redis.hset(keys.INCIDENTS_RENDERED, incident_id, str(when))
+        await self.summaries.rendered(incident_id, when, digest)
 
     async def pending_summaries(self) -> int:
-        return int(await self.redis.zcard(keys.INCIDENTS_DIRTY))
+        return await self.summaries.pending()
 
     # --- incident memory --------------------------------------------------------------------
     async def record_outcome(self, outcome: Outcome) -> None:

@@ -2,15 +2,14 @@
 
 In a storm every alert changes its incident's counts. Updating the summary on each would mean a
 thousand `chat.update` calls (Slack allows roughly 50 a minute per method before answering 429),
-so jobs only mark the incident dirty; this loop updates each dirty summary at most once per
-`summary_interval_s`, and all of them together at most `per_minute` times a minute. Claims are
-atomic in Redis, so several replicas never update the same summary for the same change twice.
+so jobs only mark the incident dirty; this loop takes what is due and affordable from
+`SummaryQueue` (bot/incidents/summaries.py: debounce, and one token bucket in Redis shared by
+every replica) and refreshes it. A refresh that found nothing to change gives its token back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -28,15 +27,13 @@ class SummaryFlusher:
         incidents: IncidentStore,
         refresh: Callable[[str], Awaitable[bool]],
         *,
-        per_minute: int = 40,
+        batch: int = 10,
         tick_s: float = 0.25,
     ) -> None:
         self.incidents = incidents
         self.refresh = refresh
-        self.per_minute = per_minute
+        self.batch = batch
         self.tick_s = tick_s
-        self._tokens = float(min(per_minute, 10))
-        self._last = time.monotonic()
         self._task: asyncio.Task[None] | None = None
         self.updates = 0
         self.in_flight = 0
@@ -68,19 +65,10 @@ class SummaryFlusher:
 
     async def flush_once(self) -> int:
         """Refresh what is due and affordable now; returns how many summaries were updated."""
-        now = time.monotonic()
-        self._tokens = min(
-            float(max(self.per_minute // 4, 1)),
-            self._tokens + (now - self._last) * self.per_minute / 60.0,
-        )
-        self._last = now
-        budget = int(self._tokens)
-        if budget < 1:
-            return 0
         done = 0
         self.in_flight += 1  # claiming: what leaves the dirty set is not done yet
         try:
-            claimed = await self.incidents.claim_due(budget)
+            claimed = await self.incidents.claim_due(self.batch)
         finally:
             self.in_flight -= 1
         self.in_flight += len(claimed)
@@ -88,8 +76,9 @@ class SummaryFlusher:
             try:
                 if await self.refresh(incident_id):
                     done += 1
-                    self._tokens -= 1
-            except Exception as exc:
+                else:
+                    await self.incidents.summaries.refund()
+            except Exception as exc:  # the token stays spent: the call may have reached Slack
                 log.warning(
                     "summary_refresh_failed", incident_id=incident_id, error=repr(exc)[:300]
                 )

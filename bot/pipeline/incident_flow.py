@@ -21,6 +21,7 @@ from bot.incidents.matching import from_post
 from bot.incidents.models import Incident, Outcome
 from bot.incidents.silences import SilenceFlow
 from bot.incidents.store import IncidentStore
+from bot.incidents.summaries import rendering_digest
 from bot.models import SEVERITY_RANK, Alert
 from bot.pipeline.intake import Intake
 from bot.pipeline.jobs import AlertJob, JobBase, TriageAnalysis, analysis_id
@@ -207,7 +208,7 @@ class IncidentFlow:
             i.thread_ts = i.thread_ts or root
 
         updated = await self.incidents.update(incident.id, placed)
-        await self.incidents.rendered(incident.id)
+        await self.incidents.rendered(incident.id, digest=rendering_digest(blocks, text))
         return updated or incident
 
     async def render(
@@ -240,8 +241,11 @@ class IncidentFlow:
         if incident is None or not incident.summary_ts:
             return False
         blocks, text = await self.render(incident)
+        digest = rendering_digest(blocks, text)
+        if await self.incidents.summaries.shows(incident_id, digest):
+            return False  # the card already shows this: no call, the token goes back
         await self.replier.update(incident.channel, incident.summary_ts, blocks, text)
-        await self.incidents.rendered(incident_id)
+        await self.incidents.rendered(incident_id, digest=digest)
         return True
 
     # --- resolution and memory ----------------------------------------------------------------

@@ -12,9 +12,11 @@ job's CPU. `slack_session()` is the one session a runtime shares across every We
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import structlog
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -24,14 +26,35 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
 
+log = structlog.get_logger(__name__)
+
+RateLimited = Callable[[str, float], Awaitable[None]]
+"""Told of every 429: the API method (e.g. `chat.update`) and Slack's `Retry-After` in seconds."""
+
 
 class CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
-    """The SDK's 429 handler (it honours Retry-After), counting each 429 for `/metrics`."""
+    """The SDK's 429 handler (it honours Retry-After), counting each 429 for `/metrics` and
+    telling `on_limited`, so a limit one replica hit pauses that method's work on all of them."""
+
+    def __init__(self, *, max_retry_count: int, on_limited: RateLimited | None = None) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.on_limited = on_limited
 
     async def _can_retry_async(self, **kwargs: Any) -> bool:
         retry = await super()._can_retry_async(**kwargs)
         if retry:
             metrics.SLACK_RATE_LIMITED.inc()
+            if self.on_limited is not None:
+                response = kwargs["response"]
+                method = str(kwargs["request"].url).rstrip("/").rsplit("/", 1)[-1]
+                wait = next(
+                    (v[0] for k, v in response.headers.items() if k.lower() == "retry-after"),
+                    "1",
+                )
+                try:
+                    await self.on_limited(method, float(wait))
+                except Exception as exc:  # Redis away: the SDK still waits and retries
+                    log.warning("rate_limit_share_failed", method=method, error=repr(exc)[:200])
         return retry
 
 
@@ -45,6 +68,7 @@ def make_web_client(
     base_url: str,
     timeout: int = 15,
     session: aiohttp.ClientSession | None = None,
+    on_rate_limited: RateLimited | None = None,
 ) -> AsyncWebClient:
     """The client with our retry policy. `retry_handlers` is passed explicitly: the SDK's
     default list already holds a connection-error handler that retries only once, and keeping
@@ -56,7 +80,7 @@ def make_web_client(
         session=session,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=3),
-            CountingRateLimitHandler(max_retry_count=5),
+            CountingRateLimitHandler(max_retry_count=5, on_limited=on_rate_limited),
             AsyncServerErrorRetryHandler(max_retry_count=3),
         ],
     )

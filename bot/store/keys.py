@@ -43,9 +43,11 @@ README "Redis key schema"):
 | `wizard:incidents:open` | zset id → opened | open incidents | — |
 | `wizard:incidents:dirty` | zset id → due time | summaries waiting for an update | — |
 | `wizard:incidents:rendered` | hash id → time | last summary update (throttle) | — |
+| `wizard:incidents:dirty_since` | hash id → time | when a waiting summary first became dirty (debounce cap) | — |
+| `wizard:incidents:rendered_digest` | hash id → sha256 | what the summary in Slack shows (no-op updates skipped) | — |
 | `wizard:llm:incident:{id}` / `wizard:llm:hour:{YYYYmmddHH}` | counter | LLM budget used | 7 d / 2 h |
 | `wizard:llm:user:{user}:{YYYYmmddHH}` | counter | model calls one person's follow-ups and questions used this hour | 2 h |
-| `wizard:summary:bucket` | hash tokens, at | the summary-update token bucket every replica draws from | 1 h idle |
+| `wizard:summary:bucket` | hash tokens, ts, paused_until | the `chat.update` token bucket every replica draws from (Redis `TIME` clock; a 429 pauses it) | 1 h idle |
 """
 
 from __future__ import annotations
@@ -140,6 +142,8 @@ INCIDENT_SEQ = f"{PREFIX}:incident:seq"
 INCIDENTS_OPEN = f"{PREFIX}:incidents:open"
 INCIDENTS_DIRTY = f"{PREFIX}:incidents:dirty"
 INCIDENTS_RENDERED = f"{PREFIX}:incidents:rendered"
+INCIDENTS_DIRTY_SINCE = f"{PREFIX}:incidents:dirty_since"
+INCIDENTS_RENDERED_DIGEST = f"{PREFIX}:incidents:rendered_digest"
 
 
 def incident(incident_id: str) -> str:
