@@ -11,14 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from bot.devtools.slack import SlackSandbox
 from bot.render.incident import (
     ACTION_ACK,
     ACTION_RERUN,
@@ -26,10 +22,9 @@ from bot.render.incident import (
     ACTION_RUNBOOK,
     ACTION_SILENCE,
 )
-from bot.store.embedded import EmbeddedRedis
 from tests.fakes.alertmanager_api import FakeAlertmanager
 from tests.fakes.anthropic_api import FakeAnthropic
-from tests.harness import ALERT_CHANNEL, Bot, blocks_text, settings_for, start_bot, stop_bot
+from tests.harness import ALERT_CHANNEL, Bot, blocks_text
 
 PAYLOADS = Path(__file__).parents[2] / "bot" / "demo" / "payloads"
 
@@ -82,25 +77,6 @@ def am_webhook(
         "groupKey": f'{{}}:{{alertname="{group}"}}',
         "truncatedAlerts": truncated,
     }
-
-
-@pytest.fixture
-async def make_bot(
-    sandbox: SlackSandbox, llm: FakeAnthropic, redis_server: EmbeddedRedis, redis_client, tmp_path
-) -> AsyncIterator[Any]:
-    started: list[Bot] = []
-
-    async def make(**extra: Any) -> Bot:
-        settings = settings_for(
-            sandbox=sandbox, redis_url=redis_server.url, data_dir=tmp_path, llm=llm, **extra
-        )
-        bot = await start_bot(settings, sandbox)
-        started.append(bot)
-        return bot
-
-    yield make
-    for bot in started:
-        await stop_bot(bot)
 
 
 async def test_storm_of_1000_alerts_makes_20_threads_and_at_most_20_model_calls(

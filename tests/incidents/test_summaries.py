@@ -9,13 +9,11 @@ import asyncio
 import time
 from typing import Any
 
-import pytest
-
 from bot.incidents.summaries import SummaryQueue, rendering_digest
 from bot.store import keys
 from bot.store.connection import connect
 from bot.store.embedded import EmbeddedRedis
-from tests.harness import ALERT_CHANNEL, blocks_text, settings_for, start_bot, stop_bot
+from tests.harness import ALERT_CHANNEL, blocks_text
 from tests.incidents.test_flow import alert_message
 
 T0 = 1_800_000_000.0
@@ -90,23 +88,6 @@ def test_the_digest_sees_any_visible_change() -> None:
     assert rendering_digest(blocks, "x") != rendering_digest(blocks, "y")
 
 
-@pytest.fixture
-async def bot_for(sandbox: Any, llm: Any, redis_server: EmbeddedRedis, redis_client: Any, tmp_path):
-    started: list[Any] = []
-
-    async def make(**extra: Any) -> Any:
-        settings = settings_for(
-            sandbox=sandbox, redis_url=redis_server.url, data_dir=tmp_path, llm=llm, **extra
-        )
-        bot = await start_bot(settings, sandbox)
-        started.append(bot)
-        return bot
-
-    yield make
-    for bot in started:
-        await stop_bot(bot)
-
-
 async def _until(check: Any, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
@@ -115,9 +96,9 @@ async def _until(check: Any, timeout: float) -> None:
 
 
 async def test_a_burst_into_one_incident_ends_in_its_final_state_with_few_updates(
-    bot_for: Any,
+    make_bot: Any,
 ) -> None:
-    bot = await bot_for(
+    bot = await make_bot(
         WIZARD_SUMMARY_INTERVAL_S=1.0, WIZARD_SUMMARY_QUIET_S=0.5, WIZARD_LLM_MAX_PER_INCIDENT=0
     )
     messages = [
@@ -133,8 +114,8 @@ async def test_a_burst_into_one_incident_ends_in_its_final_state_with_few_update
     assert 1 <= len(updates) <= 5, len(updates)  # debounced: not one per alert
 
 
-async def test_slacks_429_on_a_summary_update_pauses_the_shared_budget(bot_for: Any) -> None:
-    bot = await bot_for(WIZARD_SUMMARY_INTERVAL_S=0.2, WIZARD_LLM_MAX_PER_INCIDENT=0)
+async def test_slacks_429_on_a_summary_update_pauses_the_shared_budget(make_bot: Any) -> None:
+    bot = await make_bot(WIZARD_SUMMARY_INTERVAL_S=0.2, WIZARD_LLM_MAX_PER_INCIDENT=0)
     first = bot.sandbox.inject_message(ALERT_CHANNEL, alert_message("PauseMe", "svc-pause"))
     assert await bot.event(first) == 200
     await bot.settle(timeout=30)
