@@ -38,6 +38,7 @@ from bot.triage.streaming import Emit
 from bot.triage.wizard import Wizard
 
 QUEUED_NOTE = "queued: waiting for a model slot"
+QUEUED_LOADING = ("Queued: waiting for a model slot…",)
 _NO_CHANNEL = {"not_in_channel", "channel_not_found", "is_archived"}
 Ask = Callable[[str | None, Emit | None], Awaitable[TriageResult]]
 
@@ -126,10 +127,19 @@ async def answer_followup(analyst: Analyst, job: FollowupAnalysis) -> None:
             text=text,
         )  # fmt: skip
 
-    if not await analyst.replier.thinking(job.channel, job.thread_ts, FOLLOWUP_LOADING):
+    status = await analyst.replier.thinking(job.channel, job.thread_ts, FOLLOWUP_LOADING)
+    if not status:
         # No thinking status in this workspace: a placeholder says we are on it (and the
         # answer then replaces it instead of streaming).
         await placeholder("thinking about your question")
+
+    async def waiting() -> None:
+        """Waiting for a model slot: said in the status (the answer can still stream), or
+        in the placeholder where there is no status."""
+        if status:
+            await analyst.replier.thinking(job.channel, job.thread_ts, QUEUED_LOADING)
+        else:
+            await placeholder(QUEUED_NOTE)
 
     async def ask(skip_model: str | None, on_text: Emit | None) -> TriageResult:
         return await analyst.wizard.followup(
@@ -148,7 +158,7 @@ async def answer_followup(analyst: Analyst, job: FollowupAnalysis) -> None:
     skip = await _skip(analyst, job.user)
     result = await _answer(
         analyst, job, ask, skip, thread_ts=job.thread_ts, frame=frame,
-        on_wait=lambda: placeholder(QUEUED_NOTE),
+        on_wait=waiting,
     )  # fmt: skip
     await store.add_turn(
         job.channel, job.thread_ts, Turn(role="user", text=job.text, user=job.user)
@@ -190,11 +200,14 @@ async def answer_question(analyst: Analyst, job: QuestionAnalysis) -> None:
             return None  # not a member there: answer through the response_url
 
     ts: str | None
+    status = False
     if slot == "question":
         # The question is echoed under the bot's name: guarded like model text (an attacker's
         # `/wizard <!channel> https://evil.example` must not be re-posted by the bot).
         asked = clean_string(job.text, analyst.wizard.policy(None))
         ts = await post(*question_header(job.user, asked))
+        if ts is not None:  # "is thinking…" under the header until the answer streams there
+            status = await analyst.replier.thinking(job.channel, ts, FOLLOWUP_LOADING)
     elif (
         job.thread_ts
         and (streamed or job.source != "channel")
@@ -202,12 +215,14 @@ async def answer_question(analyst: Analyst, job: QuestionAnalysis) -> None:
     ):
         # "is thinking…" in the thread (a mention's, a DM's, the assistant pane's), then the
         # answer (streamed there, or posted: it notifies); otherwise a placeholder.
-        ts = job.thread_ts
+        ts, status = job.thread_ts, True
     else:
         ts = await post(*render_placeholder(None, note="thinking about your question"))
 
     async def queued() -> None:
-        if ts is not None and slot == "reply":
+        if status and ts is not None:  # in the status: a placeholder would stop the stream
+            await analyst.replier.thinking(job.channel, ts, QUEUED_LOADING)
+        elif ts is not None and slot == "reply":
             await post(*render_placeholder(None, note=QUEUED_NOTE))
 
     def frame(_: TriageResult) -> AnswerFrame:

@@ -17,6 +17,7 @@ import pytest
 
 from bot.devtools.slack import SlackSandbox
 from bot.pipeline.jobs import FollowupAnalysis
+from bot.pipeline.questions import QUEUED_LOADING, QUEUED_NOTE
 from bot.store.embedded import EmbeddedRedis
 from tests.fakes.anthropic_api import FakeAnthropic, Scripted
 from tests.fakes.anthropic_stream import StreamPace
@@ -35,12 +36,18 @@ async def bot(
     redis_client: Any,
     tmp_path: Path,
 ) -> AsyncIterator[Bot]:
-    settings = settings_for(
-        sandbox=sandbox, redis_url=redis_server.url, data_dir=tmp_path, llm=llm, deadline_s=15
-    )
-    running = await start_bot(settings, sandbox)
+    running = await streaming_bot(sandbox, llm, redis_server, tmp_path)
     yield running
     await stop_bot(running)
+
+
+async def streaming_bot(
+    sandbox: SlackSandbox, llm: FakeAnthropic, redis: EmbeddedRedis, path: Path, **extra: Any
+) -> Bot:
+    settings = settings_for(
+        sandbox=sandbox, redis_url=redis.url, data_dir=path, llm=llm, deadline_s=15, **extra
+    )
+    return await start_bot(settings, sandbox)
 
 
 async def alert_thread(bot: Bot) -> str:
@@ -253,3 +260,32 @@ async def test_a_job_reclaimed_midstream_never_starts_a_second_stream(
     assert len(replies_in_slot(bot, ALERT_CHANNEL, ts, "reply")) == 1
     assert len(await records(bot, "followup")) == 1
     assert len([c for c in sandbox.calls[before:] if c.method == "chat.startStream"]) == 1
+
+
+async def test_a_followup_waiting_for_a_model_slot_says_so_in_the_status_and_still_streams(
+    sandbox: SlackSandbox,
+    llm: FakeAnthropic,
+    redis_server: EmbeddedRedis,
+    redis_client: Any,
+    tmp_path: Path,
+) -> None:
+    bot = await streaming_bot(sandbox, llm, redis_server, tmp_path, WIZARD_LLM_CONCURRENCY=1)
+    try:
+        ts = await alert_thread(bot)
+        llm.stream_pace(StreamPace(ttft_s=0.8, tokens_per_s=150))
+        before = len(sandbox.calls)
+        for n, user in enumerate(("U0ONE", "U0TWO")):
+            human = sandbox.inject_message(
+                ALERT_CHANNEL,
+                {"type": "message", "user": user, "text": f"roll back? ({n})", "thread_ts": ts},
+            )
+            assert await bot.event(human) == 200
+        await bot.drain(30)
+    finally:
+        await stop_bot(bot)
+    calls = sandbox.calls[before:]
+    statuses = [c.params.get("loading_messages") for c in calls if "setStatus" in c.method]
+    assert list(QUEUED_LOADING) in statuses  # the second one waited, and said so
+    assert len([c for c in calls if c.method == "chat.startStream"]) == 2  # both streamed
+    assert not [c for c in calls if QUEUED_NOTE in json.dumps(c.params)]  # no placeholder
+    assert len(replies_in_slot(bot, ALERT_CHANNEL, ts, "reply")) == 2
