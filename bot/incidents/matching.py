@@ -79,14 +79,21 @@ class Matcher:
         wanted = list(dict.fromkeys(fp for i in candidates for fp in i.alerts))
         return await self.store.alerts_by_fingerprint(wanted)
 
-    async def _candidates(self, name: str, now: datetime) -> list[Incident]:
-        found = []
-        for incident in await self.incidents.open_mentioning(name, MAX_CANDIDATES):
-            if now - incident.last_seen > WINDOW:
-                continue
-            if any(a.name == name for a in incident.alerts.values()):
-                found.append(incident)
-        return found
+    async def _candidates(
+        self, name: str, now: datetime, post_fingerprints: list[str] | None = None
+    ) -> list[Incident]:
+        """Open incidents seen in `WINDOW` holding an alert named `name`. For a post, only
+        those `for_post` can pick (filtered in Redis, `IncidentStore.post_candidates`)."""
+        if post_fingerprints is None:
+            read = await self.incidents.open_mentioning(name, MAX_CANDIDATES)
+        else:
+            read = await self.incidents.post_candidates(name, post_fingerprints, MAX_CANDIDATES)
+        return [
+            incident
+            for incident in read
+            if now - incident.last_seen <= WINDOW
+            and any(a.name == name for a in incident.alerts.values())
+        ]
 
     async def for_post(self, alerts: list[Alert], now: datetime | None = None) -> Match:
         """A Slack post's Alertmanager alerts against incidents the webhook opened."""
@@ -95,7 +102,7 @@ class Matcher:
         if post is None:
             return Match()
         fingerprints = {a.fingerprint for a in alerts}
-        candidates = await self._candidates(post.name, now)
+        candidates = await self._candidates(post.name, now, sorted(fingerprints))
         by_fingerprint = [i for i in candidates if fingerprints & set(i.alerts)]
         if by_fingerprint:
             return Match(sure=by_fingerprint[0])

@@ -142,3 +142,53 @@ class Attachment(BaseModel):
     material: bool = False
     """True when the incident changed enough to deserve a fresh analysis."""
     counted: int = 0
+
+
+def count_alerts(incident: Incident, alerts: list[Alert], now: datetime, change: Change) -> Change:
+    """Count the alerts into the incident and say what kind of change that was."""
+    status_changed = False
+    for alert in alerts:
+        known = incident.alerts.get(alert.fingerprint)
+        if known is None:
+            incident.alerts[alert.fingerprint] = IncidentAlert(
+                fingerprint=alert.fingerprint,
+                name=alert.name,
+                status=alert.status,
+                severity=alert.severity,
+                service=alert.service,
+                instance=instance_of(alert),
+                first_seen=alert.starts_at or now,
+                last_seen=now,
+                count=alert.count,
+                recognised=alert.recognised,
+            )
+            if change != "opened":
+                change = "added"
+        else:
+            status_changed |= known.status != alert.status
+            known.status = alert.status
+            known.severity = alert.severity
+            known.last_seen = now
+            known.count += alert.count
+            known.recognised = alert.recognised
+        if alert.status == "firing":
+            incident.severity = worse(incident.severity, alert.severity)
+        if alert.service and alert.service not in incident.services:
+            incident.services.append(alert.service)
+        incident.truncated = max(incident.truncated, alert.truncated)
+        incident.events += alert.count  # a `[FIRING:3]` post is three notifications
+    if incident.primary_fingerprint is None or incident.primary_fingerprint not in incident.alerts:
+        incident.primary_fingerprint = alerts[0].fingerprint
+    if change == "repeat" and status_changed:
+        change = "status"
+    incident.updated_at = now
+    if incident.state == "resolved" and incident.firing:
+        incident.state = "open"
+        incident.resolved_at = None
+        change = "reopened"
+    elif incident.state != "resolved" and not incident.firing:
+        incident.state = "resolved"
+        incident.resolved_at = now
+        if change != "opened":
+            change = "resolved_all"
+    return change

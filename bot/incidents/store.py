@@ -1,11 +1,12 @@
 """Incidents in Redis: grouping alerts and counting every one.
 
 Many workers (and replicas) handle alerts of one storm at the same time, so every change to an
-incident happens under a per-group redis-py `Lock`: exactly one job opens the incident (and so
-posts its summary and asks for its analysis), every other job only counts its alerts. A job that is
-reclaimed after a crash finds its earlier attachment in the incident's job hash and is not counted
-twice. Summary updates are coalesced through a "dirty" set that the flusher drains at a rate Slack
-tolerates, so a storm of a thousand alerts costs tens of `chat.update` calls, not a thousand.
+incident is a compare-and-set in one Lua script (`bot/incidents/scripts.py`): exactly one job
+opens the incident (and so posts its summary and asks for its analysis), every other job's write
+fails and it counts its alerts into that incident. A job that is reclaimed after a crash finds its
+earlier attachment in the incident's job hash and is not counted twice. Summary updates are
+coalesced through a "dirty" set that the flusher drains at a rate Slack tolerates, so a storm
+of a thousand alerts costs tens of `chat.update` calls, not a thousand.
 """
 
 from __future__ import annotations
@@ -18,15 +19,8 @@ from typing import Literal, cast
 import redis.asyncio as redis
 import structlog
 
-from bot.incidents.models import (
-    Attachment,
-    Change,
-    Incident,
-    IncidentAlert,
-    Outcome,
-    instance_of,
-    worse,
-)
+from bot.incidents import scripts
+from bot.incidents.models import Attachment, Change, Incident, Outcome, count_alerts
 from bot.incidents.summaries import SummaryQueue
 from bot.models import Alert
 from bot.store import keys
@@ -43,6 +37,12 @@ JOBS_TTL_S = 7 * 24 * 3600
 OUTCOME_TTL_S = 365 * 24 * 3600
 MAX_OUTCOMES = 20
 LOCK_TIMEOUT_S = 10.0
+MAX_TRIES = 200
+"""Compare-and-set tries before a job gives up (and is retried by its stage): a try is lost only
+when another job changed the same incident between its read and its write."""
+_UNNUMBERED_ID = "INC-0"
+_UNNUMBERED = f'{{"id":"{_UNNUMBERED_ID}"'
+_JOBS_SUFFIX = keys.incident_jobs("").removeprefix(keys.incident(""))
 
 
 def _digest(text: str) -> str:
@@ -86,6 +86,9 @@ class IncidentStore:
             quiet_s=summary_quiet_s,
             per_minute=summary_updates_per_min,
         )
+        self._post_candidates = client.register_script(scripts.POST_CANDIDATES)
+        self._load_group = client.register_script(scripts.LOAD_GROUP)
+        self._commit_script = client.register_script(scripts.COMMIT)
 
     def group_key(self, alert: Alert) -> str:
         return group_key_of(alert, self.group_by)
@@ -109,9 +112,9 @@ class IncidentStore:
     async def open_mentioning(self, name: str, limit: int) -> list[Incident]:
         """The newest open incidents whose stored JSON contains `name`, shared read-only copies.
 
-        Matching asks this for one alert name among up to 200 open incidents on every Slack
-        post: a byte search skips the incidents that cannot hold the name, and unchanged JSON is
-        not validated again (`ParseCache`). Callers must not change what they get.
+        Matching asks this for one alert name among up to 200 open incidents: a byte search
+        skips the incidents that cannot hold the name, and unchanged JSON is not validated
+        again (`ParseCache`). Callers must not change what they get.
         """
         ids = texts(await self.redis.zrevrange(keys.INCIDENTS_OPEN, 0, limit - 1))
         if not ids:
@@ -119,6 +122,25 @@ class IncidentStore:
         needle = _json_needle(name)
         raws = texts(r for r in await self.redis.mget([keys.incident(i) for i in ids]) if r)
         return [self._shared.parse(r) for r in raws if needle is None or needle in r]
+
+    async def post_candidates(
+        self, name: str, fingerprints: list[str], limit: int
+    ) -> list[Incident]:
+        """What a Slack post of alert `name` may match, filtered in Redis (`POST_CANDIDATES`):
+        with 200 open incidents of one name, reading them all (and their alerts' records) into
+        Python was most of a post's CPU. Shared read-only copies, as `open_mentioning`."""
+        raws = await self._post_candidates(
+            keys=[keys.INCIDENTS_OPEN],
+            args=[
+                keys.incident(""),
+                keys.alert(""),
+                limit,
+                name,
+                _json_needle(name) or "",
+                *fingerprints,
+            ],
+        )
+        return [self._shared.parse(text(r)) for r in raws]
 
     async def current(self, group_key: str) -> Incident | None:
         """The incident a group key points at now (its own, or one it was matched into)."""
@@ -135,23 +157,6 @@ class IncidentStore:
         await self.redis.set(keys.incident_group(_digest(group_key)), incident_id, ex=GROUP_TTL_S)
 
     # --- writing ----------------------------------------------------------------------------
-    async def _save(self, incident: Incident) -> None:
-        digest = _digest(incident.group_key)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(keys.incident(incident.id), incident.model_dump_json(), ex=INCIDENT_TTL_S)
-            pipe.set(keys.incident_group(digest), incident.id, ex=GROUP_TTL_S)
-            if incident.thread_ts:  # a webhook incident gets its thread once its root is posted
-                pipe.set(
-                    keys.incident_thread(incident.channel, incident.thread_ts),
-                    incident.id,
-                    ex=GROUP_TTL_S,
-                )
-            if incident.state == "resolved":
-                pipe.zrem(keys.INCIDENTS_OPEN, incident.id)
-            else:
-                pipe.zadd(keys.INCIDENTS_OPEN, {incident.id: incident.opened_at.timestamp()})
-            await pipe.execute()
-
     def _lock(self, group_key: str) -> redis.lock.Lock:
         # redis-py polls a held lock every `sleep` seconds (0.1 by default): in a storm, where
         # the alerts of one group arrive together, that default alone capped a group at ~10
@@ -162,6 +167,44 @@ class IncidentStore:
             sleep=0.005,
             blocking_timeout=LOCK_TIMEOUT_S * 2,
         )
+
+    async def _commit(
+        self, incident: Incident, read: str, *, job_id: str = "", change: str = "", pointer: str
+    ) -> str | None:
+        """Write `incident` (and the job's change) in one `COMMIT` script if its stored JSON is
+        still `read` ('' = open it: the script numbers it); its id, or None when another job
+        changed it first (the caller reads again and re-applies)."""
+        body = incident.model_dump_json()
+        if not read:
+            assert body.startswith(_UNNUMBERED), "the incident's id must be its first field"
+            body = body[len(_UNNUMBERED) :]
+        thread = (
+            keys.incident_thread(incident.channel, incident.thread_ts) if incident.thread_ts else ""
+        )
+        written = await self._commit_script(
+            keys=[
+                keys.incident_group(_digest(incident.group_key)),
+                keys.INCIDENTS_OPEN,
+                keys.INCIDENT_SEQ,
+            ],
+            args=[
+                keys.incident(""),
+                _JOBS_SUFFIX,
+                thread,
+                pointer,
+                read,
+                body,
+                job_id,
+                change,
+                "1" if incident.state == "resolved" else "0",
+                incident.opened_at.timestamp(),
+                INCIDENT_TTL_S,
+                GROUP_TTL_S,
+                JOBS_TTL_S,
+                "1" if job_id else "0",
+            ],
+        )
+        return text_or_none(written) if written else None
 
     async def attach(
         self,
@@ -175,33 +218,34 @@ class IncidentStore:
     ) -> Attachment:
         """Count `alerts` (all of one group) into their incident, opening one if none is open.
 
-        `channel`/`thread_ts` become the incident's thread only when this call opens it.
+        `channel`/`thread_ts` become the incident's thread only when this call opens it. One
+        `LOAD_GROUP` and one `COMMIT` script per try (compare-and-set, no lock): two jobs of a
+        new group race, one opens the incident, the other's commit fails and it counts into it.
         """
         if not alerts:
             raise ValueError("attach needs at least one alert")
         now = now or datetime.now(UTC)
         # `group_key`: the incident this group was matched into (the other receiver's copy of
-        # the same alert): its key, so this runs under the same lock as every other change to it
+        # the same alert): its key, so the change is checked against that incident's pointer
         group_key = group_key or self.group_key(alerts[0])
-        digest = _digest(group_key)
-        async with self._lock(group_key):
-            current_id = text_or_none(await self.redis.get(keys.incident_group(digest)))
-            incident = await self.get(current_id) if current_id else None
-            if incident is not None:
-                earlier = await self.redis.hget(keys.incident_jobs(incident.id), job_id)
-                if earlier:  # a reclaimed job: already counted, replay what it did
-                    return Attachment(
-                        incident=incident, change=cast(Change, text(earlier)), counted=0
-                    )
+        pointer = keys.incident_group(_digest(group_key))
+        for _ in range(MAX_TRIES):
+            current_id, raw, earlier = texts(
+                await self._load_group(
+                    keys=[pointer], args=[keys.incident(""), _JOBS_SUFFIX, job_id]
+                )
+            )
+            incident = Incident.model_validate_json(raw) if raw else None
+            if incident is not None and earlier:  # a reclaimed job: already counted, replay
+                return Attachment(incident=incident, change=cast(Change, earlier), counted=0)
             if incident is not None and incident.state == "resolved":
                 resolved_at = incident.resolved_at or incident.updated_at
                 if now - resolved_at > self.reopen_window:
-                    incident = None  # long over: a new incident, not a flap
+                    incident, raw = None, ""  # long over: a new incident, not a flap
             change: Change
             if incident is None:
-                number = await self.redis.incr(keys.INCIDENT_SEQ)
                 incident = Incident(
-                    id=f"INC-{number}",
+                    id=_UNNUMBERED_ID,
                     group_key=group_key,
                     title=_title(alerts),
                     channel=channel,
@@ -212,12 +256,15 @@ class IncidentStore:
                 change = "opened"
             else:
                 change = "repeat"
-            change = _apply(incident, alerts, now, change)
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(keys.incident_jobs(incident.id), job_id, change)
-                pipe.expire(keys.incident_jobs(incident.id), JOBS_TTL_S)
-                await pipe.execute()
-            await self._save(incident)
+            change = count_alerts(incident, alerts, now, change)
+            written = await self._commit(
+                incident, raw, job_id=job_id, change=change, pointer=current_id
+            )
+            if written is not None:
+                incident.id = written
+                break
+        else:
+            raise RuntimeError(f"attach lost {MAX_TRIES} races for one group in a row")
         log.info(
             "incident_attached",
             incident_id=incident.id,
@@ -233,18 +280,18 @@ class IncidentStore:
         )
 
     async def update(self, incident_id: str, change: Callable[[Incident], None]) -> Incident | None:
-        """Apply `change` to the stored incident under its group lock; None if it is gone."""
-        incident = await self.get(incident_id)
-        if incident is None:
-            return None
-        async with self._lock(incident.group_key):
-            incident = await self.get(incident_id)
-            if incident is None:
+        """Apply `change` to the stored incident (compare-and-set: one GET and one `COMMIT`
+        per try, re-applied to a fresh read when another job changed it); None if it is gone."""
+        for _ in range(MAX_TRIES):
+            raw = text_or_none(await self.redis.get(keys.incident(incident_id)))
+            if raw is None:
                 return None
+            incident = Incident.model_validate_json(raw)
             change(incident)
             incident.updated_at = datetime.now(UTC)
-            await self._save(incident)
-            return incident
+            if await self._commit(incident, raw, pointer=incident.id) is not None:
+                return incident
+        raise RuntimeError(f"update of {incident_id} lost {MAX_TRIES} races in a row")
 
     # --- summary refresh (coalesced, debounced, one budget for all replicas) -----------------
     async def mark_dirty(self, incident_id: str, now: datetime | None = None) -> None:
@@ -318,53 +365,3 @@ def _json_needle(value: str) -> str | None:
 def _title(alerts: list[Alert]) -> str:
     first = alerts[0]
     return subject(first.name, first.service or first.labels.get("job"))[:150]
-
-
-def _apply(incident: Incident, alerts: list[Alert], now: datetime, change: Change) -> Change:
-    """Count the alerts into the incident and say what kind of change that was."""
-    status_changed = False
-    for alert in alerts:
-        known = incident.alerts.get(alert.fingerprint)
-        if known is None:
-            incident.alerts[alert.fingerprint] = IncidentAlert(
-                fingerprint=alert.fingerprint,
-                name=alert.name,
-                status=alert.status,
-                severity=alert.severity,
-                service=alert.service,
-                instance=instance_of(alert),
-                first_seen=alert.starts_at or now,
-                last_seen=now,
-                count=alert.count,
-                recognised=alert.recognised,
-            )
-            if change != "opened":
-                change = "added"
-        else:
-            status_changed |= known.status != alert.status
-            known.status = alert.status
-            known.severity = alert.severity
-            known.last_seen = now
-            known.count += alert.count
-            known.recognised = alert.recognised
-        if alert.status == "firing":
-            incident.severity = worse(incident.severity, alert.severity)
-        if alert.service and alert.service not in incident.services:
-            incident.services.append(alert.service)
-        incident.truncated = max(incident.truncated, alert.truncated)
-        incident.events += alert.count  # a `[FIRING:3]` post is three notifications
-    if incident.primary_fingerprint is None or incident.primary_fingerprint not in incident.alerts:
-        incident.primary_fingerprint = alerts[0].fingerprint
-    if change == "repeat" and status_changed:
-        change = "status"
-    incident.updated_at = now
-    if incident.state == "resolved" and incident.firing:
-        incident.state = "open"
-        incident.resolved_at = None
-        change = "reopened"
-    elif incident.state != "resolved" and not incident.firing:
-        incident.state = "resolved"
-        incident.resolved_at = now
-        if change != "opened":
-            change = "resolved_all"
-    return change

@@ -153,3 +153,37 @@ async def test_open_mentioning_finds_names_pydantic_escapes_and_skips_others(red
     )
     changed = await store.open_mentioning("LatencyHigh", 200)
     assert changed[0] is not found[0] and changed[0].events == found[0].events + 1
+
+
+async def test_racing_updates_and_attaches_lose_no_change_and_no_incident_number(
+    redis_client,
+) -> None:
+    """Compare-and-set instead of a lock: 30 updates and 30 attaches of one incident at once
+    all land (a lost race re-reads and re-applies), and a lost opening race wastes no number."""
+    store = IncidentStore(redis_client)
+    first = await store.attach([alert()], channel="C1", thread_ts="1.0", job_id="j0")
+
+    def note(n: int):  # type: ignore[no-untyped-def]
+        def change(i) -> None:  # type: ignore[no-untyped-def]
+            i.advised = [*i.advised, f"step {n}"]
+
+        return change
+
+    await asyncio.gather(
+        *(store.update(first.incident.id, note(n)) for n in range(30)),
+        *(
+            store.attach([alert()], channel="C1", thread_ts=f"2.{n}", job_id=f"a{n}")
+            for n in range(30)
+        ),
+    )
+    incident = await store.get(first.incident.id)
+    assert incident is not None
+    assert sorted(incident.advised) == sorted(f"step {n}" for n in range(30))
+    assert incident.events == 31
+    racing = await asyncio.gather(
+        *(
+            store.attach([alert(service="other")], channel="C1", thread_ts=f"3.{n}", job_id=f"o{n}")
+            for n in range(10)
+        )
+    )
+    assert {r.incident.id for r in racing} == {"INC-2"}
