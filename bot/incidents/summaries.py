@@ -102,8 +102,10 @@ class SummaryQueue:
         self.interval_s = interval_s
         self.quiet_s = quiet_s
         self.per_minute = per_minute
-        self.capacity = max(per_minute // 4, 1)
-        """Burst size: a quiet minute's tokens do not pile up into one burst Slack would refuse."""
+        self.capacity = max(per_minute // 2, 1)
+        """Burst size: half a minute's budget (Tier 3 "supports occasional bursts"), so a storm's
+        20 cards reach their final state together once it calms; a quiet hour's tokens do not
+        pile up into a burst Slack would refuse."""
         self._mark = client.register_script(_MARK)
         self._claim = client.register_script(_CLAIM)
         self._pause = client.register_script(_PAUSE)
