@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
+import aiohttp
 import structlog
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
@@ -41,6 +42,9 @@ MAX_STREAM_CHARS = 11_000
 note — the audit record keeps the whole answer."""
 CUT_NOTE = "\n\n_(answer cut here to fit one Slack message; the audit record has all of it)_"
 Mode = Literal["new", "live", "resumed", "fallback", "broken"]
+_TRANSPORT: tuple[type[Exception], ...] = (SlackRequestError, aiohttp.ClientError, OSError)
+"""Slack did not answer (after the SDK's retries): connection reset, timeout."""
+_FAILED: tuple[type[Exception], ...] = (SlackApiError, *_TRANSPORT)
 
 
 class AnswerStream:
@@ -127,6 +131,12 @@ class AnswerStream:
             event = "stream_unavailable" if error in STREAM_UNAVAILABLE else "stream_start_failed"
             log.warning(event, channel=self.channel, error=error)
             return
+        except _TRANSPORT as exc:
+            # No answer from Slack: a stream may exist or not (the state stays `streaming`, so
+            # a retry never starts one either); this attempt posts the answer normally.
+            self.mode = "fallback"
+            log.warning("stream_start_unanswered", channel=self.channel, error=type(exc).__name__)
+            return
         assert self._streamer is not None and self._streamer.ts
         self.ts = self._streamer.ts
         await self.replier.ledger.set(
@@ -149,7 +159,7 @@ class AnswerStream:
     async def _flush(self) -> None:
         try:
             await self._send(self.text)
-        except (SlackApiError, SlackRequestError, OSError) as exc:
+        except _FAILED as exc:
             self._broke(exc)
 
     def _broke(self, exc: Exception) -> None:
@@ -170,7 +180,7 @@ class AnswerStream:
         if self.mode == "live" and self._streamer is not None:
             try:
                 await self._streamer.stop(metadata=self._metadata())
-            except (SlackApiError, SlackRequestError, OSError) as exc:
+            except _FAILED as exc:
                 self._broke(exc)
         elif self.ts and (self.mode == "broken" or self.stale_stream):
             await self._stop_stale()
@@ -197,7 +207,7 @@ class AnswerStream:
                 await self._streamer.stop(
                     markdown_text=text, blocks=blocks_out, metadata=self._metadata()
                 )
-            except (SlackApiError, SlackRequestError, OSError) as exc:
+            except _FAILED as exc:
                 self._broke(exc)
             else:
                 assert self.ts is not None

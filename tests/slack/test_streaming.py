@@ -289,3 +289,17 @@ async def test_a_followup_waiting_for_a_model_slot_says_so_in_the_status_and_sti
     assert len([c for c in calls if c.method == "chat.startStream"]) == 2  # both streamed
     assert not [c for c in calls if QUEUED_NOTE in json.dumps(c.params)]  # no placeholder
     assert len(replies_in_slot(bot, ALERT_CHANNEL, ts, "reply")) == 2
+
+
+async def test_slack_not_answering_start_stream_gets_the_answer_posted_normally(
+    bot: Bot, sandbox: SlackSandbox, llm: FakeAnthropic
+) -> None:
+    ts = await alert_thread(bot)
+    sandbox.drop_next("chat.startStream", times=20)  # connection reset past the SDK's retries
+    before = len(sandbox.calls)
+    await ask_in_thread(bot, ts, "is it the deploy?")
+    methods = [c.method for c in sandbox.calls[before:]]
+    assert "chat.startStream" in methods and "chat.appendStream" not in methods
+    (answer,) = replies_in_slot(bot, ALERT_CHANNEL, ts, "reply")
+    (record,) = await records(bot, "followup")
+    assert answer["blocks"][0] == {"type": "markdown", "text": record["text"]}
