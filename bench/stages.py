@@ -13,6 +13,9 @@ fake Anthropic server with a fixed latency; Slack's redelivery emulated as in co
 - storm: 1000 alerts over 20 groups at 500/s on a fresh bot → ack p99 (≤ 100 ms), model calls
   (≤ 20), every alert counted in Redis (≤ 10 s), the 20 cards final in Slack (≤ 30 s).
 
+`--split` runs the storm a third time on `serve --role intake` + `serve --role worker` (two
+processes, one Redis), with each process's CPU during the run.
+
 `--bot-src DIR` runs our bot from another checkout (e.g. main before this change, unpacked with
 `git archive`), with this checkout's venv: the BEFORE figures.
 
@@ -87,6 +90,48 @@ class Bot(OurBot):
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
+
+
+class SplitBot(Bot):
+    """`serve --role intake` and `serve --role worker` as two processes on the same Redis (README,
+    "Intake and workers apart"): what the one-process figures would be without a shared GIL."""
+
+    name = "wizard-split"
+
+    def __init__(self, tmp: Path, redis_url: str, deadline_s: float, src: Path, **env: str):
+        super().__init__(tmp, redis_url, deadline_s, src, **env)
+        self.worker = _WorkerRole(tmp, redis_url, deadline_s, src, **env)
+        self.cpu_at_start: tuple[float, float] = (0.0, 0.0)
+        self.cpu_s: dict[str, float] = {}
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--role", "intake"]
+
+    async def start(self, sandbox: SlackSandbox, llm: FakeAnthropic, channels: str) -> int:
+        port = await super().start(sandbox, llm, channels)  # flushes Redis first
+        await self.worker.start(sandbox, llm, channels)  # then the worker makes its groups
+        await asyncio.sleep(1.0)  # past the worker's start-up, as a running deployment would be
+        self.cpu_at_start = (cpu_seconds(self.pid), cpu_seconds(self.worker.pid))
+        return port
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.cpu_s = {
+                "intake": round(cpu_seconds(self.pid) - self.cpu_at_start[0], 2),
+                "worker": round(cpu_seconds(self.worker.pid) - self.cpu_at_start[1], 2),
+            }
+        await self.worker.stop()
+        await super().stop()
+
+
+class _WorkerRole(Bot):
+    name = "wizard-worker"
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--role", "worker"]
+
+    async def start(self, sandbox: SlackSandbox, llm: FakeAnthropic, channels: str) -> int:
+        return await compare.BotProcess.start(self, sandbox, llm, channels)  # no second flush
 
 
 async def burst(bot: Bot | NaiveBot, *, count: int, rate: float, latency: float) -> dict[str, Any]:
@@ -259,6 +304,7 @@ async def storm(bot: Bot | NaiveBot, *, count: int, groups: int, rate: float, la
             "post_message": out["post_message"],
             "update": out["update"],
             "threads_with_bot_replies": out["threads_with_bot_replies"],
+            **({"cpu_s_during_run": bot.cpu_s} if isinstance(bot, SplitBot) else {}),
         }
 
 
@@ -306,7 +352,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     )
             if "storm" in only:
                 result["storm"] = []
-                for bot in bots_for(10.0):
+                split = [SplitBot(tmp, server.admin_url, 10.0, src, **env)] if args.split else []
+                for bot in bots_for(10.0) + split:
                     run = await storm(bot, count=1000, groups=20, rate=500.0, latency=2.0)
                     result["storm"].append(run)
                     print(f"storm {bot.name}: {run}", file=sys.stderr)
@@ -325,6 +372,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--label", default="", help="what --bot-src is (e.g. main@0620d49)")
     parser.add_argument("--only", default="", help="burst,questions,ack,storm")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument(
+        "--split", action="store_true", help="storm also on --role intake + --role worker"
+    )
     parser.add_argument("--out", type=Path, required=True)
     return parser.parse_args()
 
