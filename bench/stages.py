@@ -11,7 +11,12 @@ fake Anthropic server with a fixed latency; Slack's redelivery emulated as in co
   and the bot process's CPU per alert (utime + stime over the run ÷ alerts, everything included:
   intake, fast job, analysis, model call);
 - storm: 1000 alerts over 20 groups at 500/s on a fresh bot → ack p99 (≤ 100 ms), model calls
-  (≤ 20), every alert counted in Redis (≤ 10 s), the 20 cards final in Slack (≤ 30 s).
+  (≤ 20), every alert counted in Redis (≤ 10 s), the 20 cards final in Slack (≤ 30 s);
+- rss: 10 000 signed events (distinct alerts, 100/s, model 0.1 s) to one default `wizard serve`
+  → its VmRSS after the first 1000 and after 10 000 (target: flat within ±10 %), ours only.
+
+`--out FILE` keeps the other scenarios' entries already in FILE (each run replaces only the
+scenarios it ran), so two people benching different scenarios do not overwrite each other.
 
 `--split` runs the storm a third time on `serve --role intake` + `serve --role worker` (two
 processes, one Redis), with each process's CPU during the run.
@@ -310,7 +315,7 @@ async def storm(bot: Bot | NaiveBot, *, count: int, groups: int, rate: float, la
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     configure_logging("ERROR")
-    only = set(args.only.split(",")) if args.only else {"burst", "questions", "ack", "storm"}
+    only = set(args.only.split(",")) if args.only else {"burst", "questions", "ack", "storm", "rss"}
     src = args.bot_src or REPO
     result: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -357,10 +362,21 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     run = await storm(bot, count=1000, groups=20, rate=500.0, latency=2.0)
                     result["storm"].append(run)
                     print(f"storm {bot.name}: {run}", file=sys.stderr)
+            if "rss" in only:
+                run = await compare.rss_phase(ours(10.0), [1000, 10000], 100.0, 0.1)
+                result["rss"] = run
+                print(
+                    f"rss: {run['points_kib']}, flat: {run['flat_within_10pct']}", file=sys.stderr
+                )
         finally:
             await server.stop()
     result["load_after"] = load()
     result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    for name in only:  # which run, commit and load each scenario's figures come from
+        result[f"{name}_run"] = {
+            k: result[k]
+            for k in ("started_at", "commit", "load_before", "load_after", "finished_at")
+        }
     return result
 
 
@@ -370,7 +386,7 @@ def parse_args() -> argparse.Namespace:
         "--bot-src", type=lambda p: Path(p).resolve(), default=None, help="our bot from here"
     )
     parser.add_argument("--label", default="", help="what --bot-src is (e.g. main@0620d49)")
-    parser.add_argument("--only", default="", help="burst,questions,ack,storm")
+    parser.add_argument("--only", default="", help="burst,questions,ack,storm,rss")
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument(
         "--split", action="store_true", help="storm also on --role intake + --role worker"
@@ -382,6 +398,8 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = parse_args()
     outcome = asyncio.run(main(arguments))
+    if arguments.out.exists():  # keep the scenarios this run did not measure
+        outcome = {**json.loads(arguments.out.read_text()), **outcome}
     text = json.dumps(outcome, indent=2)
     sys.stdout.write(text + "\n")
     arguments.out.parent.mkdir(parents=True, exist_ok=True)

@@ -95,7 +95,9 @@ async def build_runtime(
 
     `role`: "all" (intake and workers in one process), "intake" (acks Slack and the hooks, runs
     no jobs: its event loop does nothing but ack, which keeps ack p99 flat under load) or
-    "worker" (runs jobs and summary updates; serves only health and metrics).
+    "worker" (runs jobs and summary updates; serves only health and metrics), or one of its two
+    stages alone: "fast" (parse, incidents, cards, summary updates) or "analysis" (every model
+    call), so the model-call stage scales on its own queue (`wizard_analysis_waiting`).
     """
     # The data dir holds the audit copy, the pseudonym key and the embedded Redis: owner only.
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -265,7 +267,8 @@ async def build_runtime(
             claim_every_s=claim_every_s,
         ),
     ]
-    pool = WorkerPool([] if role == "intake" else stage_workers)
+    stages = {"intake": [], "fast": stage_workers[:1], "analysis": stage_workers[1:]}
+    pool = WorkerPool(stages.get(role, stage_workers))
     runtime = Runtime(
         settings=settings,
         redis=client,
@@ -291,6 +294,6 @@ async def build_runtime(
         slack_http=session,
     )
     pool.start()
-    if role != "intake":
+    if role not in ("intake", "analysis"):  # card updates belong to the fast stage
         flusher.start()
     return runtime

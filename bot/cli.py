@@ -146,7 +146,7 @@ async def _serve(
     from bot.pipeline.intake_loop import IntakeThread
 
     drain = drain_s if drain_s is not None else settings.llm_deadline_s + DRAIN_MARGIN_S
-    if role != "intake":  # only workers call the model
+    if role not in ("intake", "fast"):  # only the analysis stage calls the model
         await verify_model(settings)
     # --role all: the stage workers on this loop, intake on its own loop in a thread
     # (bot/pipeline/intake_loop.py), so acks never wait behind a job's CPU.
@@ -169,7 +169,7 @@ async def _serve(
             bound = await asyncio.to_thread(intake.start)
         else:
             bound = await runtime.start_http(host=host, port=port)
-            if socket_mode and role != "worker":
+            if socket_mode and role == "intake":
                 assert settings.slack_app_token is not None
                 await runtime.start_socket_mode(settings.slack_app_token.get_secret_value())
         log.info("wizard_serving", port=bound, socket_mode=socket_mode, role=role)
@@ -266,10 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--role",
-        choices=("all", "intake", "worker"),
+        choices=("all", "intake", "worker", "fast", "analysis"),
         default="all",
-        help="all (default); intake: only ack Slack and hooks; worker: only run jobs. Split them "
-        "when acks must stay fast while jobs run (see README, Scaling out)",
+        help="all (default); intake: only ack Slack and hooks; worker: only run jobs (fast: only "
+        "the fast stage, analysis: only model calls). Split them when acks must stay fast while "
+        "jobs run, or to scale analyses apart (see README, Scaling)",
     )
     serve.set_defaults(func=cmd_serve)
     check = sub.add_parser(
