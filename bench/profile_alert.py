@@ -6,7 +6,9 @@ are handed to the fast-stage handler one after another, then the analyses they q
 analysis handler (before the stages, the alert job did both), under cProfile with a CPU clock.
 No model is configured, so the analysis is the runbook answer. Prints JSON: CPU ms per alert,
 per fast job and per analysis (process time ÷ N), Redis commands per alert (INFO commandstats,
-those run inside scripts included), and the top functions by own and by cumulative CPU time.
+those run inside scripts included) and round trips (requests the client sent: a pipeline or a
+script is one), the top functions by own and by cumulative CPU time; then the same N alerts
+again as new posts (repeats counted into their open incidents): CPU, commands, round trips.
 
     .venv/bin/python bench/profile_alert.py [--alerts 300] [--bot-src DIR] [--out FILE]
 """
@@ -136,6 +138,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             profiler.disable()
             profiled_ms = (cpu() - started) * 1000 / len(profiled)
             stats_after = await commandstats(client)
+            # the same alerts again (new posts, same fingerprints): repeats of open incidents
+            repeats = [
+                _job(n + 1_000_000, alert_message(n))
+                for n in range(args.warmup, args.warmup + args.alerts)
+            ]
+            started = cpu()
+            for job in repeats[:half]:
+                await handler(job)
+            await _analyses(runtime, analyst)
+            repeat_ms = (cpu() - started) * 1000 / half
+            repeat_profiler = cProfile.Profile(cpu)
+            repeat_profiler.enable()
+            for job in repeats[half:]:
+                await handler(job)
+            await _analyses(runtime, analyst)
+            repeat_profiler.disable()
+            stats_repeat = await commandstats(client)
             await runtime.stop()
         finally:
             await server.stop()
@@ -145,6 +164,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     calls = {k: stats_after.get(k, 0) - stats_before.get(k, 0) for k in stats_after}
     calls = {k: v for k, v in calls.items() if v > 0 and k not in ("info",)}
     per_job = {k: round(v / args.alerts, 2) for k, v in sorted(calls.items(), key=lambda i: -i[1])}
+    again = {k: stats_repeat.get(k, 0) - stats_after.get(k, 0) for k in stats_repeat}
+    again = {k: v for k, v in again.items() if v > 0 and k not in ("info",)}
+    profiled_n = args.alerts - half
     return {
         "alerts": args.alerts,
         "bot_src": str(args.bot_src),
@@ -154,6 +176,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_ms_per_alert_under_profiler": round(profiled_ms, 2),
         "redis_commands_per_job": round(sum(calls.values()) / args.alerts, 1),
         "redis_commands_per_job_by_name": per_job,
+        "redis_round_trips_per_job": round(_round_trips(profiler) / profiled_n, 1),
+        "repeat_cpu_ms_per_alert": round(repeat_ms, 2),
+        "repeat_redis_commands_per_alert": round(sum(again.values()) / args.alerts, 1),
+        "repeat_redis_commands_by_name": {
+            k: round(v / args.alerts, 2) for k, v in sorted(again.items(), key=lambda i: -i[1])
+        },
+        "repeat_redis_round_trips_per_alert": round(_round_trips(repeat_profiler) / profiled_n, 1),
+        "repeat_top_tottime": _top(repeat_profiler, "tottime", args.top),
         "top_tottime": _top(profiler, "tottime", args.top),
         "top_cumulative": _top(profiler, "cumulative", args.top),
         "loadavg": os.getloadavg(),
@@ -184,6 +214,23 @@ def _job(n: int, message: dict[str, Any]) -> Any:
     if hasattr(jobs, "AlertJob"):
         return jobs.AlertJob(**fields)
     return jobs.Job(kind="alert", **fields)  # type: ignore[attr-defined]
+
+
+def _round_trips(profiler: cProfile.Profile) -> int:
+    """Requests the client wrote to Redis (a pipeline or a script is one): redis-py packs a
+    single command with `pack_command` and a pipeline with one `pack_commands` (which packs
+    each of its commands with `pack_command`), so trips = pack_commands + the other callers'
+    pack_command calls."""
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    trips = 0
+    for (path, _, name), (_, calls, _, _, callers) in stats.items():
+        if "redis" not in path:
+            continue
+        if name == "pack_commands":
+            trips += calls
+        elif name == "pack_command":
+            trips += sum(c[1] for (_, _, caller), c in callers.items() if caller != "pack_commands")
+    return trips
 
 
 def _top(profiler: cProfile.Profile, key: str, count: int) -> list[str]:

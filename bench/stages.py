@@ -363,7 +363,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     result["storm"].append(run)
                     print(f"storm {bot.name}: {run}", file=sys.stderr)
             if "rss" in only:
-                run = await compare.rss_phase(ours(10.0), [1000, 10000], 100.0, 0.1)
+                run = await compare.rss_phase(ours(10.0), [1000, 4000, 7000, 10000], 100.0, 0.1)
                 result["rss"] = run
                 print(
                     f"rss: {run['points_kib']}, flat: {run['flat_within_10pct']}", file=sys.stderr
