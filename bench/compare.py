@@ -180,12 +180,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its live descendants: a default `wizard serve` is two processes (its intake
+    runs in a child), and both count."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        children = Path(f"/proc/{current}/task/{current}/children")
+        if children.exists():
+            todo += [int(c) for c in children.read_text().split()]
+    return out
+
+
 def vm_rss_kib(pid: int) -> dict[str, int]:
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            out[key] = int(value.split()[0])
+    """VmRSS / VmHWM summed over the process and its children."""
+    out = {"VmRSS": 0, "VmHWM": 0}
+    for member in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            key, _, value = line.partition(":")
+            if key in out:
+                out[key] += int(value.split()[0])
     return out
 
 

@@ -71,9 +71,15 @@ ASK_CHANNEL = "C0BENCHASK"
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads), from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100.0  # clock ticks (USER_HZ = 100)
+    """utime + stime of a process and its live children (all their threads), from /proc."""
+    total = 0
+    for member in compare.process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / 100.0  # clock ticks (USER_HZ = 100)
 
 
 class Bot(OurBot):

@@ -29,7 +29,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import structlog
@@ -90,6 +90,7 @@ async def build_runtime(
     slack_token: str | None = None,
     role: str = "all",
     workers_alive: Callable[[], bool] | None = None,
+    peer_metrics: Callable[[], Awaitable[bytes]] | None = None,
 ) -> Runtime:
     """Assemble the bot. Starts the embedded Redis when `REDIS_URL` is unset.
 
@@ -284,7 +285,7 @@ async def build_runtime(
         pool=pool,
         web_app=build_web_app(
             # explicit, no cycle
-            WebDeps(settings, bolt, intake, store, audit, client, pool, workers_alive)
+            WebDeps(settings, bolt, intake, store, audit, client, pool, workers_alive, peer_metrics)
         ),
         access=access,
         embedded=embedded,

@@ -143,15 +143,16 @@ async def _serve(
     The health port is served in Socket Mode too, so probes and Prometheus work in both modes.
     """
     from bot.app import build_runtime
-    from bot.pipeline.intake_loop import IntakeThread
+    from bot.pipeline.intake_process import IntakeProcess
 
     drain = drain_s if drain_s is not None else settings.llm_deadline_s + DRAIN_MARGIN_S
     if role not in ("intake", "fast"):  # only the analysis stage calls the model
         await verify_model(settings)
-    # --role all: the stage workers on this loop, intake on its own loop in a thread
-    # (bot/pipeline/intake_loop.py), so acks never wait behind a job's CPU.
+    # --role all: the stage workers in this process, intake in a child process
+    # (bot/pipeline/intake_process.py), so acks never wait behind a job's CPU.
     runtime = await build_runtime(settings, role="worker" if role == "all" else role)
-    intake: IntakeThread | None = None
+    intake: IntakeProcess | None = None
+    intake_died = False
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -159,26 +160,37 @@ async def _serve(
             loop.add_signal_handler(sig, stop.set)
     try:
         if role == "all":
-            intake = IntakeThread(
+            intake = IntakeProcess(
                 settings.model_copy(update={"redis_url": runtime.redis_url}),
                 host=host,
                 port=port,
                 socket_mode=socket_mode,
-                workers_alive=lambda: runtime.pool.alive,
+                log_level=settings.log_level,
             )
-            bound = await asyncio.to_thread(intake.start)
+            intake.start_process()  # on this (main) thread: PDEATHSIG follows the forking thread
+            bound = await asyncio.to_thread(intake.wait_ready)
         else:
             bound = await runtime.start_http(host=host, port=port)
             if socket_mode and role == "intake":
                 assert settings.slack_app_token is not None
                 await runtime.start_socket_mode(settings.slack_app_token.get_secret_value())
         log.info("wizard_serving", port=bound, socket_mode=socket_mode, role=role)
-        await stop.wait()
+        while not stop.is_set():
+            if intake is not None:
+                if not intake.alive:  # nobody acks any more: stop, and exit non-zero
+                    log.error("intake_process_died")
+                    intake_died = True
+                    break
+                intake.workers_alive(runtime.pool.alive)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
         log.info("wizard_draining", drain_s=drain)
     finally:
         if intake is not None:  # intake closes first: Slack redelivers what it cannot hand over
             await asyncio.to_thread(intake.stop)
         await runtime.stop(drain_s=drain)
+    if intake_died:
+        raise SystemExit(1)
 
 
 async def verify_model(settings: Settings) -> None:

@@ -7,7 +7,12 @@ read from Redis at scrape time, so they are right even with several replicas.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -95,3 +100,45 @@ ALERTS_UNRECOGNISED = Counter(
     "Integration posts in alert channels no parser knew, triaged by the generic parser.",
     registry=REGISTRY,
 )
+
+
+def exposition() -> bytes:
+    """This process's metrics in Prometheus' text format."""
+    return generate_latest(REGISTRY)
+
+
+class _Merged(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.families
+
+
+def merged(*texts: bytes) -> bytes:
+    """One exposition from several processes' (the intake child's and its parent's): the same
+    sample is summed — each counter and gauge is moved by one of the two processes, the other
+    holds 0 — except `_created`, the earliest of the two."""
+    families: dict[str, Metric] = {}
+    values: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}
+    for text in texts:
+        for family in text_string_to_metric_families(text.decode()):
+            families.setdefault(
+                family.name, Metric(family.name, family.documentation, family.type, family.unit)
+            )
+            samples = values.setdefault(family.name, {})
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                old = samples.get(key)
+                if old is None:
+                    samples[key] = sample.value
+                elif sample.name.endswith("_created"):
+                    samples[key] = min(old, sample.value)
+                else:
+                    samples[key] = old + sample.value
+    for name, family in families.items():
+        for (sample_name, labels), value in values[name].items():
+            family.add_sample(sample_name, dict(labels), value)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Merged(list(families.values())))
+    return generate_latest(registry)

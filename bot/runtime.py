@@ -1,6 +1,6 @@
 """What one running bot holds, and its lifecycle: serve HTTP or Socket Mode, then stop in order.
 
-`bot/app.py` builds a `Runtime`; `wizard serve`, the demo, the intake thread and the tests start
+`bot/app.py` builds a `Runtime`; `wizard serve`, the demo, the intake process and the tests start
 and stop it. The order of `stop` is the drain contract (intake first, then workers, then clients).
 """
 

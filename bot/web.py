@@ -9,14 +9,14 @@ Bad input gets a 4xx with a reason, never a 5xx.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from redis.asyncio import Redis
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -55,8 +55,10 @@ class WebDeps:
     redis: Redis
     pool: WorkerPool
     workers_alive: Callable[[], bool] | None = None
-    """For an intake loop in a thread (`bot/pipeline/intake_loop.py`): whether the process's
-    stage workers, on the main loop, are alive, so /healthz and /readyz speak for the process."""
+    """For the intake child of `--role all` (`bot/pipeline/intake_process.py`): whether the
+    parent's stage workers are alive, so /healthz and /readyz speak for the whole bot."""
+    peer_metrics: Callable[[], Awaitable[bytes]] | None = None
+    """The parent's metrics exposition, merged into this process's at scrape time."""
 
     def workers_ok(self) -> bool:
         """Every stage worker of this process alive (an intake-only process: none to check)."""
@@ -189,7 +191,9 @@ def build_web_app(runtime: WebDeps) -> web.Application:
             metrics.ANALYSIS_PENDING.set(pending)
         except Exception:
             log.warning("metrics_queue_unreadable")
-        body = generate_latest(metrics.REGISTRY)
+        body = metrics.exposition()
+        if runtime.peer_metrics is not None:
+            body = metrics.merged(body, await runtime.peer_metrics())
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def readyz(_: web.Request) -> web.Response:

@@ -158,3 +158,33 @@ async def test_metrics_show_the_analysis_stage_while_analyses_are_queued(
     finally:
         llm.reset()
         await stop_bot(bot)
+
+
+def test_one_scrape_merges_the_intake_child_and_its_parent() -> None:
+    """`wizard serve` is two processes; /metrics sums their samples into one valid exposition."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from bot.metrics import merged
+
+    def process(events: int, replies: int, latencies: list[float]) -> bytes:
+        registry = CollectorRegistry()
+        counter = Counter("wizard_events", "Events.", ["kind"], registry=registry)
+        if events:
+            counter.labels("alert").inc(events)
+        Counter("wizard_replies", "Replies.", registry=registry).inc(replies)
+        histogram = Histogram("wizard_llm_latency_seconds", "Latency.", registry=registry)
+        for value in latencies:
+            histogram.observe(value)
+        return generate_latest(registry)
+
+    body = merged(process(5, 0, []), process(0, 3, [1.5, 30.0]))
+    families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+    samples = {
+        (s.name, tuple(s.labels.items())): s.value for f in families.values() for s in f.samples
+    }
+    assert samples[("wizard_events_total", (("kind", "alert"),))] == 5
+    assert samples[("wizard_replies_total", ())] == 3
+    assert samples[("wizard_llm_latency_seconds_count", ())] == 2
+    assert samples[("wizard_llm_latency_seconds_bucket", (("le", "+Inf"),))] == 2
+    assert body.decode().count("# TYPE wizard_replies_total counter") == 1
