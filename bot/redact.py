@@ -215,14 +215,26 @@ def redact(text: str, *, trading: bool = True) -> str:
 
     Results are cached: every reply, prompt and audit record is walked string by string, and
     most strings repeat (block types, runbook lines, the persona), which made redaction the
-    largest CPU cost of a job in a storm."""
+    largest CPU cost of a job in a storm. Only short strings are cached: long ones (prompts,
+    whole answers, alert bodies) are each seen once, and caching them held up to 16 k of them —
+    the RSS grew 16 % over 10 k events (bench/stages.py --only rss)."""
     if not text:
         return text
+    if len(text) > CACHED_MAX_CHARS:
+        return _redact_text(text, trading)
     return _redact_cached(text, trading)
 
 
-@functools.lru_cache(maxsize=16384)
+CACHED_MAX_CHARS = 1024
+"""Longest string whose redaction is cached: the cache then holds at most ≈ 8192 × 2 KB."""
+
+
+@functools.lru_cache(maxsize=8192)
 def _redact_cached(text: str, trading: bool) -> str:
+    return _redact_text(text, trading)
+
+
+def _redact_text(text: str, trading: bool) -> str:
     lowered = text.lower()
     for kind, pattern in _SECRET_PATTERNS:
         if not _wanted(kind, lowered):

@@ -89,3 +89,15 @@ def test_thorough_redaction_uses_detect_secrets_plugins(secret: str) -> None:
 def test_thorough_keeps_operational_text_and_hashes() -> None:
     text = "fingerprint 3449b6ee94e2a87b prompt_hash " + "ab" * 32 + " on 10.1.2.3:9100"
     assert redact_thorough(text) == text
+
+
+def test_long_strings_are_redacted_but_not_cached() -> None:
+    """Prompts and whole answers are seen once: caching them grew the RSS with every event."""
+    from bot import redact as module
+
+    long_text = "order-gateway latency " * 100 + " password=hunter2hunter2 "
+    before = module._redact_cached.cache_info().currsize
+    assert "hunter2hunter2" not in module.redact(long_text)
+    assert module._redact_cached.cache_info().currsize == before
+    module.redact(f"short line {id(long_text)}")  # a string no other test redacts
+    assert module._redact_cached.cache_info().currsize == before + 1
