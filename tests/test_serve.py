@@ -34,34 +34,11 @@ async def test_serve_process_answers_and_stops_cleanly(
     redis_server: EmbeddedRedis, redis_client, tmp_path: Path
 ) -> None:
     async with SlackSandbox() as sandbox:
-        port = _port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WIZARD_"))}
-        env.pop("ANTHROPIC_API_KEY", None)
-        env.update(
-            SLACK_BOT_TOKEN="xoxb-serve-test",
-            SLACK_SIGNING_SECRET="serve-secret",
-            SLACK_API_URL=sandbox.base_url,
-            REDIS_URL=redis_server.url,
-            WIZARD_ALERT_CHANNELS="C0ALERTS",
-            WIZARD_DATA_DIR=str(tmp_path),
-        )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-            env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        proc, port = await _serving(sandbox, redis_server, tmp_path, logs=True)
         try:
             async with aiohttp.ClientSession() as session:
-                async with asyncio.timeout(30):
-                    while True:
-                        try:
-                            async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
-                                if r.status == 200:
-                                    assert (await r.json()) == {"redis": True, "workers": True}
-                                    break
-                        except aiohttp.ClientConnectionError:
-                            pass
-                        await asyncio.sleep(0.1)
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    assert (await r.json()) == {"redis": True, "workers": True}
                 message = sandbox.inject_message(
                     "C0ALERTS", json.loads((PAYLOADS / "02_alertmanager_slack.json").read_text())
                 )
@@ -124,7 +101,11 @@ def _gone(pid: int) -> bool:
     return state == "Z"  # a zombie: dead, waiting for its (new) parent to reap it
 
 
-async def _serving(sandbox: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path) -> Any:
+async def _serving(
+    sandbox: SlackSandbox, redis_server: EmbeddedRedis, tmp_path: Path, *, logs: bool = False
+) -> tuple[Any, int]:
+    """`wizard serve` as an operator starts it, once /healthz answers 200; `logs` keeps its
+    stdout/stderr readable (`proc.communicate()`)."""
     port = _port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "WIZARD_"))}
     env.pop("ANTHROPIC_API_KEY", None)
@@ -139,14 +120,15 @@ async def _serving(sandbox: SlackSandbox, redis_server: EmbeddedRedis, tmp_path:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
         env=env, cwd=tmp_path,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE if logs else asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE if logs else asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     async with aiohttp.ClientSession() as session, asyncio.timeout(30):
         while True:
             try:
                 async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
                     if r.status == 200:
-                        return proc
+                        return proc, port
             except aiohttp.ClientConnectionError:
                 pass
             await asyncio.sleep(0.1)
@@ -162,7 +144,7 @@ async def test_sigkill_of_serve_takes_its_intake_child_with_it(
     redis_server: EmbeddedRedis, redis_client, tmp_path: Path
 ) -> None:
     async with SlackSandbox() as sandbox:
-        proc = await _serving(sandbox, redis_server, tmp_path)
+        proc, _ = await _serving(sandbox, redis_server, tmp_path)
         intake = _intake_child(proc.pid)  # Redis is the test's own: no embedded server here
         children = _children(proc.pid)
         proc.kill()
@@ -175,7 +157,7 @@ async def test_serve_stops_non_zero_when_its_intake_child_dies(
     redis_server: EmbeddedRedis, redis_client, tmp_path: Path
 ) -> None:
     async with SlackSandbox() as sandbox:
-        proc = await _serving(sandbox, redis_server, tmp_path)
+        proc, _ = await _serving(sandbox, redis_server, tmp_path)
         try:
             os.kill(_intake_child(proc.pid), signal.SIGKILL)
             assert await asyncio.wait_for(proc.wait(), 30) == 1  # nobody acks: not "running"

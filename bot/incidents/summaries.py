@@ -157,7 +157,3 @@ class SummaryQueue:
 
     async def pending(self) -> int:
         return int(await self.redis.zcard(keys.INCIDENTS_DIRTY))
-
-    async def tokens(self) -> float:
-        """Tokens left at the last refill (for tests and `/metrics`; the bucket refills lazily)."""
-        return float(text_or_none(await self.redis.hget(keys.SUMMARY_BUCKET, "tokens")) or 0.0)
