@@ -144,6 +144,7 @@ async def _serve(
     """
     from bot.app import build_runtime
     from bot.pipeline.intake_process import IntakeProcess
+    from bot.pipeline.priority import yield_to_intake
 
     drain = drain_s if drain_s is not None else settings.llm_deadline_s + DRAIN_MARGIN_S
     if role not in ("intake", "fast"):  # only the analysis stage calls the model
@@ -169,6 +170,7 @@ async def _serve(
             )
             intake.start_process()  # on this (main) thread: PDEATHSIG follows the forking thread
             bound = await asyncio.to_thread(intake.wait_ready)
+            yield_to_intake(settings.worker_priority)  # acks first (bot/pipeline/priority.py)
         else:
             bound = await runtime.start_http(host=host, port=port)
             if socket_mode and role == "intake":

@@ -16,9 +16,15 @@ import structlog
 
 from bot.redact import redact_obj
 
+_OURS = ("timestamp", "level")
+"""Keys the processors before `_redact` wrote (an ISO time, a level name): nothing to mask,
+and a unique timestamp per line would cost every line a full redaction pass."""
+
 
 def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
-    redacted: Mapping[str, Any] = redact_obj(event_dict)
+    ours = {k: event_dict.pop(k) for k in _OURS if k in event_dict}
+    redacted: dict[str, Any] = redact_obj(event_dict)
+    redacted.update(ours)
     return redacted
 
 

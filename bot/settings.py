@@ -130,6 +130,13 @@ class Settings(BaseSettings):
     """Fast jobs (parse, incident bookkeeping, cards, routing) run side by side per process.
     They never wait on the model, so this does not bound analyses (`WIZARD_LLM_CONCURRENCY`
     does); it only overlaps their Redis and Slack round trips."""
+    worker_priority: Literal["idle", "low", "normal"] = Field(
+        default="idle", alias="WIZARD_WORKER_PRIORITY"
+    )
+    """CPU priority of the stage workers in a one-process `wizard serve` (`--role all`): `idle`
+    (SCHED_IDLE: they run when the intake leaves a core free), `low` (nice 10) or `normal`.
+    Acks first: Slack retries (and flags the app) past 3 s, a job can wait; see
+    bot/pipeline/priority.py. Other roles keep their priority."""
     llm_concurrency: int = Field(default=64, alias="WIZARD_LLM_CONCURRENCY", ge=1, le=1024)
     """Model calls in flight per process (the analysis stage's bound, with the API's
     rate-limit headers); an analysis past it waits, and says so in its thread."""

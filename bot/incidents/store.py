@@ -12,6 +12,7 @@ of a thousand alerts costs tens of `chat.update` calls, not a thousand.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Literal, cast
@@ -24,6 +25,7 @@ from bot.incidents.models import Attachment, Change, Incident, Outcome, count_al
 from bot.incidents.summaries import SummaryQueue
 from bot.models import Alert
 from bot.store import keys
+from bot.store.locks import LocallyQueuedLock, Queues
 from bot.store.typed import ParseCache, text, text_or_none, texts
 from bot.text import subject
 
@@ -78,6 +80,7 @@ class IncidentStore:
         self.redis = client
         self.group_by = group_by
         self.reopen_window = reopen_window
+        self._queues: Queues = weakref.WeakValueDictionary()
         self.summary_interval_s = summary_interval_s
         self._shared = ParseCache(Incident, 512)
         self.summaries = SummaryQueue(
@@ -147,7 +150,7 @@ class IncidentStore:
         incident_id = text_or_none(await self.redis.get(keys.incident_group(_digest(group_key))))
         return await self.get(incident_id) if incident_id else None
 
-    def match_lock(self, name: str) -> redis.lock.Lock:
+    def match_lock(self, name: str) -> LocallyQueuedLock:
         """Held while deciding whether an alert's two receivers' copies are one incident and
         attaching it: webhook and post of one notification arrive together, on two workers."""
         return self._lock("match:" + name.lower())
@@ -157,16 +160,18 @@ class IncidentStore:
         await self.redis.set(keys.incident_group(_digest(group_key)), incident_id, ex=GROUP_TTL_S)
 
     # --- writing ----------------------------------------------------------------------------
-    def _lock(self, group_key: str) -> redis.lock.Lock:
+    def _lock(self, group_key: str) -> LocallyQueuedLock:
         # redis-py polls a held lock every `sleep` seconds (0.1 by default): in a storm, where
         # the alerts of one group arrive together, that default alone capped a group at ~10
-        # alerts/s. The critical section is a few round trips, so poll every 5 ms.
-        return self.redis.lock(
+        # alerts/s. The critical section is a few round trips, so poll every 5 ms — one task
+        # per process at a time: the others queue locally (bot/store/locks.py).
+        remote = self.redis.lock(
             keys.incident_lock(_digest(group_key)),
             timeout=LOCK_TIMEOUT_S,
             sleep=0.005,
             blocking_timeout=LOCK_TIMEOUT_S * 2,
         )
+        return LocallyQueuedLock(remote, LOCK_TIMEOUT_S * 2, self._queues)
 
     async def _commit(
         self, incident: Incident, read: str, *, job_id: str = "", change: str = "", pointer: str

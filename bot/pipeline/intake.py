@@ -19,6 +19,7 @@ from bot import metrics
 from bot.door import Door
 from bot.pipeline.jobs import AnalysisJob, Job
 from bot.store import keys
+from bot.store.batch import ScriptBatcher
 
 log = structlog.get_logger(__name__)
 
@@ -56,7 +57,7 @@ class Intake:
     def __init__(self, client: redis.Redis, door: Door | None = None) -> None:
         self.redis = client
         self.door = door or Door()
-        self._script = client.register_script(_ENQUEUE)
+        self._script = ScriptBatcher(client, _ENQUEUE)  # a burst's events share round trips
 
     async def enqueue(
         self,

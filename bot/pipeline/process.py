@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import structlog
 
+from bot import metrics
 from bot.alerts.registry import parse_message
 from bot.context.store import ContextStore
 from bot.incidents.store import IncidentStore
@@ -85,9 +86,11 @@ class Processor:
     # --- alerts -----------------------------------------------------------------------------
     async def _alert_message(self, job: AlertJob) -> None:
         alerts = parse_message(job.message)
-        if not alerts:
-            log.warning("alert_job_without_alerts", channel=job.channel, ts=job.ts)
+        if not alerts:  # an integration's post the listener queued unparsed: a deploy notice…
+            log.info("integration_post_not_an_alert", channel=job.channel, ts=job.ts)
             return
+        if not job.edited and not all(a.recognised for a in alerts):
+            metrics.ALERTS_UNRECOGNISED.inc()
         # an edit or a thread_broadcast updates the post it belongs to (thread_ts), not itself
         await self.flow.alerts(job, alerts, channel=job.channel, thread_ts=job.thread_ts or job.ts)
 

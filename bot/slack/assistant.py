@@ -17,10 +17,17 @@ is acked here and dropped), so replies cannot loop.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from slack_bolt.async_app import AsyncApp, AsyncAssistant
+from slack_bolt.async_app import AsyncApp, AsyncAssistant, AsyncBoltRequest
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.payload_utils import (
+    is_assistant_event,
+    is_other_message_sub_event_in_assistant_thread,
+)
+from slack_bolt.response import BoltResponse
 
 from bot.context.store import ContextStore, ThreadInfo
 from bot.pipeline.intake import Intake
@@ -40,6 +47,27 @@ def is_direct_message(event: dict[str, Any]) -> bool:
         and not event.get("bot_id")
         and isinstance(event.get("user"), str)
     )
+
+
+class PaneOnly(AsyncMiddleware):
+    """Hands Bolt's assistant middleware only the pane's events (Bolt's own tests of what is
+    one); every other request skips it. Run on every request, its four listener groups cost
+    an alert's ack as much as the listener that queues the alert."""
+
+    def __init__(self, assistant: AsyncAssistant) -> None:
+        self.assistant = assistant
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],  # Bolt's keyword
+    ) -> BoltResponse | None:
+        body = req.body
+        if is_assistant_event(body) or is_other_message_sub_event_in_assistant_thread(body):
+            return await self.assistant.async_process(req=req, resp=resp, next=next)
+        return await next()
 
 
 class PrivateChat:
@@ -70,7 +98,7 @@ class PrivateChat:
     def register(self, app: AsyncApp) -> None:
         """The pane's middleware: register it after the team gate, so another workspace's
         pane events are refused before they reach it (middleware runs in order)."""
-        app.assistant(self.assistant())
+        app.middleware(PaneOnly(self.assistant()))
 
     async def on_thread_started(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         thread = event.get("assistant_thread")

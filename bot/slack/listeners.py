@@ -21,7 +21,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import metrics
 from bot.alerts.registry import (
     IGNORED_SUBTYPES,
     edited_message,
@@ -137,10 +136,12 @@ class SlackListeners:
         in_thread = isinstance(thread_ts, str) and thread_ts != ts
         broadcast = subtype == "thread_broadcast"  # a thread reply also shown in the channel
         if channel in self.alert_channels and (not in_thread or broadcast):
-            alerts = parse_message(event)
-            if alerts:
-                if not all(a.recognised for a in alerts):
-                    metrics.ALERTS_UNRECOGNISED.inc()
+            # An integration's top-level post is queued unparsed: the fast job parses it (and
+            # drops what is no alert), so a storm's acks pay for no parsing. A person's post is
+            # parsed here: if it is no alert, its `app_mention` twin (same channel and ts, one
+            # dedup key) must still get through.
+            posted_by_tool = not in_thread and is_from_integration(event)
+            if posted_by_tool or parse_message(event):
                 await self.intake.submit_slack(
                     AlertJob(
                         id=f"msg:{channel}:{ts}",
@@ -153,8 +154,6 @@ class SlackListeners:
                 )
                 return
             if not in_thread:
-                if is_from_integration(event):  # a deploy announcement (never an unknown alert)
-                    log.info("integration_post_not_an_alert", channel=channel, ts=ts)
                 return
         if (
             in_thread

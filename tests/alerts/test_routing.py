@@ -104,3 +104,21 @@ async def test_argo_cd_announcement_gets_no_thread(bot: Bot) -> None:
     assert bot.thread(ALERT_CHANNEL, ts) == []
     assert bot.runtime.incidents is not None
     assert await bot.runtime.incidents.open_incidents() == []
+
+
+async def test_a_persons_mention_in_an_alert_channel_is_a_question_not_an_alert(
+    bot: Bot, llm: FakeAnthropic
+) -> None:
+    """Slack sends a mention twice: as `message` and as `app_mention`, with one channel and ts
+    (one dedup key). An integration's post is queued unparsed; a person's is parsed at once,
+    so the `message` twin of a question does not take the key its `app_mention` needs."""
+    said = {"user": "U0ONCALL", "text": "<@U0WIZARD> is the order gateway healthy?"}
+    message = bot.sandbox.inject_message(ALERT_CHANNEL, said)
+    assert await bot.event(message) == 200
+    assert await bot.event({**message, "type": "app_mention"}) == 200
+    await bot.settle()
+    replies = bot.thread(ALERT_CHANNEL, message["ts"])
+    assert replies and llm.requests, "the question was dropped as a duplicate"
+    assert "order gateway healthy" in json.dumps(llm.requests[-1])
+    assert bot.runtime.incidents is not None
+    assert await bot.runtime.incidents.open_incidents() == []
