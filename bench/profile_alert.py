@@ -44,6 +44,25 @@ asyncio.run(main())
 """
 
 
+def sandbox_process() -> tuple[subprocess.Popen[str], str]:
+    """The Slack sandbox of this checkout in a child process (its CPU is not counted), and its
+    base URL; close its stdin to stop it."""
+    sandbox = subprocess.Popen(
+        [sys.executable, "-c", SANDBOX],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        text=True,
+    )
+    assert sandbox.stdout is not None
+    line = ""
+    while not line.startswith("URL "):
+        line = sandbox.stdout.readline()
+        if not line:
+            raise RuntimeError("the Slack sandbox did not start")
+    return sandbox, line.split()[1]
+
+
 def alert_message(n: int) -> dict[str, Any]:
     """The Alertmanager post of bench/compare.py, each `n` its own alert and service."""
     instance, service = f"ogw-prof-{n}", f"svc-prof-{n}"
@@ -81,21 +100,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from bot.store.embedded import EmbeddedRedis
 
     configure_logging("ERROR")
-    child_env = {**os.environ, "PYTHONPATH": str(REPO)}  # the sandbox of this checkout
-    sandbox = subprocess.Popen(  # noqa: ASYNC220 - started once, read once
-        [sys.executable, "-c", SANDBOX],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=child_env,
-        text=True,
-    )
-    assert sandbox.stdout is not None
-    line = ""
-    while not line.startswith("URL "):
-        line = sandbox.stdout.readline()
-        if not line:
-            raise RuntimeError("the Slack sandbox did not start")
-    base_url = line.split()[1]
+    sandbox, base_url = sandbox_process()
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)
         server = EmbeddedRedis(tmp / "redis")

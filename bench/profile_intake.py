@@ -21,7 +21,6 @@ import io
 import json
 import os
 import pstats
-import subprocess
 import sys
 import tempfile
 import time
@@ -86,26 +85,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from pydantic import AnyHttpUrl, SecretStr
 
     from bench.compare import CHANNEL, SECRET
-    from bench.profile_alert import SANDBOX
+    from bench.profile_alert import sandbox_process
     from bot.app import build_runtime
     from bot.logs import configure_logging
     from bot.settings import Settings
     from bot.store.embedded import EmbeddedRedis
 
     configure_logging("INFO")  # as serve logs: every enqueue is a JSON line (to /dev/null here)
-    sandbox = subprocess.Popen(  # noqa: ASYNC220 - Bolt's auth.test, once
-        [sys.executable, "-c", SANDBOX],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        text=True,
-    )
-    assert sandbox.stdout is not None
-    line = ""
-    while not line.startswith("URL "):
-        line = sandbox.stdout.readline()
-        if not line:
-            raise RuntimeError("the Slack sandbox did not start")
+    sandbox, slack_url = sandbox_process()  # Bolt's auth.test, once
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)
         server = EmbeddedRedis(tmp / "redis")
@@ -114,7 +101,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             settings = Settings(
                 SLACK_BOT_TOKEN=SecretStr("xoxb-profile"),
                 SLACK_SIGNING_SECRET=SecretStr(SECRET),
-                SLACK_API_URL=AnyHttpUrl(line.split()[1]),
+                SLACK_API_URL=AnyHttpUrl(slack_url),
                 WIZARD_ALERT_CHANNELS=CHANNEL,
                 REDIS_URL=server.url,
                 WIZARD_DATA_DIR=tmp / "data",
