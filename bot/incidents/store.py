@@ -171,7 +171,7 @@ class IncidentStore:
             sleep=0.005,
             blocking_timeout=LOCK_TIMEOUT_S * 2,
         )
-        return LocallyQueuedLock(remote, LOCK_TIMEOUT_S * 2, self._queues)
+        return LocallyQueuedLock(remote, self._queues)
 
     async def _commit(
         self, incident: Incident, read: str, *, job_id: str = "", change: str = "", pointer: str

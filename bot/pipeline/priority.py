@@ -34,10 +34,10 @@ Priority = Literal["idle", "low", "normal"]
 LOW_NICE = 10
 
 
-def yield_to_intake(priority: Priority) -> bool:
-    """Lower the calling thread (and the threads it starts) to `priority`; True if changed."""
+def yield_to_intake(priority: Priority) -> None:
+    """Lower the calling thread (and the threads it starts) to `priority`."""
     if priority == "normal":
-        return False
+        return
     try:
         if priority == "idle":
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
@@ -45,6 +45,5 @@ def yield_to_intake(priority: Priority) -> bool:
             os.setpriority(os.PRIO_PROCESS, 0, LOW_NICE)  # Linux: pid 0 is this thread
     except (AttributeError, OSError) as exc:  # not Linux, or a seccomp profile refusing it
         log.warning("worker_priority_not_set", priority=priority, error=repr(exc)[:200])
-        return False
+        return
     log.info("worker_priority_set", priority=priority)
-    return True

@@ -25,9 +25,9 @@ Queues = weakref.WeakValueDictionary[str, asyncio.Lock]
 class LocallyQueuedLock:
     """`async with` this: the local queue first, then the Redis lock."""
 
-    def __init__(self, remote: redis.lock.Lock, wait_s: float, queues: Queues) -> None:
+    def __init__(self, remote: redis.lock.Lock, queues: Queues) -> None:
         self.remote = remote
-        self.wait_s = wait_s
+        self.wait_s: float | None = remote.blocking_timeout  # the local wait's bound too
         name = str(remote.name)
         local = queues.get(name)
         if local is None:
@@ -39,9 +39,7 @@ class LocallyQueuedLock:
             async with asyncio.timeout(self.wait_s):
                 await self.local.acquire()
         except TimeoutError:
-            raise LockError(
-                f"lock {self.remote.name!r} not acquired in {self.wait_s:g} s"
-            ) from None
+            raise LockError(f"lock {self.remote.name!r} not acquired in {self.wait_s} s") from None
         try:
             acquired = await self.remote.acquire()
         except BaseException:

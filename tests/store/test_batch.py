@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
 
+import pytest
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError, ResponseError
 
@@ -24,26 +26,27 @@ return ARGV[1]
 """
 
 
+@pytest.fixture
+async def batcher(redis_server: EmbeddedRedis) -> AsyncIterator[ScriptBatcher]:
+    """The batcher on a client of its own: the server's connection count is its alone."""
+    client = connect(redis_server.admin_url)
+    yield ScriptBatcher(client, ECHO_OR_FAIL)
+    await client.aclose()
+
+
 async def _stat(client: redis.Redis, command: str) -> int:
     stats = await client.info("commandstats")
     return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
 
 
 async def test_a_burst_shares_round_trips_and_each_call_gets_its_own_answer(
-    redis_server: EmbeddedRedis, redis_client: redis.Redis
+    batcher: ScriptBatcher, redis_client: redis.Redis
 ) -> None:
-    client = connect(redis_server.admin_url)
-    try:
-        batcher = ScriptBatcher(client, ECHO_OR_FAIL)
-        await batcher(keys=["warm"], args=["x"])  # loads the script, opens the connection
-        connections = int((await redis_client.info("stats"))["total_connections_received"])
-        calls = [
-            batcher(keys=[f"k{n}"], args=["bad" if n % 50 == 7 else f"v{n}"]) for n in range(500)
-        ]
-        results = await asyncio.gather(*calls, return_exceptions=True)
-        opened = int((await redis_client.info("stats"))["total_connections_received"])
-    finally:
-        await client.aclose()
+    await batcher(keys=["warm"], args=["x"])  # loads the script, opens the connection
+    connections = int((await redis_client.info("stats"))["total_connections_received"])
+    calls = [batcher(keys=[f"k{n}"], args=["bad" if n % 50 == 7 else f"v{n}"]) for n in range(500)]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    opened = int((await redis_client.info("stats"))["total_connections_received"])
 
     for n, result in enumerate(results):
         if n % 50 == 7:  # its own error, and only its own
@@ -51,25 +54,20 @@ async def test_a_burst_shares_round_trips_and_each_call_gets_its_own_answer(
         else:
             assert result == f"v{n}"
     assert [await redis_client.get(f"k{n}") for n in (0, 7, 499)] == ["1", None, "1"]
-    # 500 concurrent calls, awaited one by one, took one pooled connection each
+    # awaited one by one, 500 concurrent calls would each have taken a pooled connection
     assert opened - connections <= 2
 
 
 async def test_a_flushed_script_cache_is_reloaded_and_the_calls_answered(
-    redis_server: EmbeddedRedis, redis_client: redis.Redis
+    batcher: ScriptBatcher, redis_client: redis.Redis
 ) -> None:
-    client = connect(redis_server.admin_url)
-    try:
-        batcher = ScriptBatcher(client, ECHO_OR_FAIL)
-        assert await batcher(keys=["a"], args=["one"]) == "one"
-        await redis_client.script_flush()  # as after a Redis restart without the AOF's scripts
-        loads = await _stat(redis_client, "script|load")
-        results = await asyncio.gather(*(batcher(keys=["a"], args=[str(n)]) for n in range(20)))
-        assert results == [str(n) for n in range(20)]
-        assert await _stat(redis_client, "script|load") == loads + 1
-        assert await redis_client.get("a") == "21"
-    finally:
-        await client.aclose()
+    assert await batcher(keys=["a"], args=["one"]) == "one"
+    await redis_client.script_flush()  # as after a Redis restart without the AOF's scripts
+    loads = await _stat(redis_client, "script|load")
+    results = await asyncio.gather(*(batcher(keys=["a"], args=[str(n)]) for n in range(20)))
+    assert results == [str(n) for n in range(20)]
+    assert await _stat(redis_client, "script|load") == loads + 1
+    assert await redis_client.get("a") == "21"
 
 
 async def test_an_unreachable_redis_fails_every_call_of_the_batch() -> None:
@@ -87,33 +85,20 @@ async def test_an_unreachable_redis_fails_every_call_of_the_batch() -> None:
     assert all(isinstance(r, ConnectionError) for r in results), results
 
 
-async def test_a_cancelled_caller_does_not_fail_the_others(
-    redis_server: EmbeddedRedis, redis_client: redis.Redis
-) -> None:
-    client = connect(redis_server.admin_url)
-    try:
-        batcher = ScriptBatcher(client, ECHO_OR_FAIL)
-        tasks = [asyncio.create_task(batcher(keys=[f"c{n}"], args=[f"v{n}"])) for n in range(10)]
-        await asyncio.sleep(0)  # all queued, the flush not yet sent
-        tasks[3].cancel()
-        done = await asyncio.gather(*tasks, return_exceptions=True)
-    finally:
-        await client.aclose()
+async def test_a_cancelled_caller_does_not_fail_the_others(batcher: ScriptBatcher) -> None:
+    tasks = [asyncio.create_task(batcher(keys=[f"c{n}"], args=[f"v{n}"])) for n in range(10)]
+    await asyncio.sleep(0)  # all queued, the flush not yet sent
+    tasks[3].cancel()
+    done = await asyncio.gather(*tasks, return_exceptions=True)
     assert isinstance(done[3], asyncio.CancelledError)
     assert [d for n, d in enumerate(done) if n != 3] == [f"v{n}" for n in range(10) if n != 3]
 
 
 async def test_calls_one_after_another_are_one_script_run_each(
-    redis_server: EmbeddedRedis, redis_client: redis.Redis
+    batcher: ScriptBatcher, redis_client: redis.Redis
 ) -> None:
-    size = 3
-    client = connect(redis_server.admin_url)
-    try:
-        batcher = ScriptBatcher(client, ECHO_OR_FAIL)
-        await batcher(keys=["w"], args=["w"])
-        before = await _stat(redis_client, "evalsha")
-        for n in range(size):
-            assert await batcher(keys=[f"s{n}"], args=["ok"]) == "ok"
-        assert await _stat(redis_client, "evalsha") == before + size
-    finally:
-        await client.aclose()
+    await batcher(keys=["w"], args=["w"])
+    before = await _stat(redis_client, "evalsha")
+    for n in range(3):
+        assert await batcher(keys=[f"s{n}"], args=["ok"]) == "ok"
+    assert await _stat(redis_client, "evalsha") == before + 3

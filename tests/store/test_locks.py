@@ -23,7 +23,7 @@ async def _sets(client: redis.Redis) -> int:
 
 def _lock(client: redis.Redis, queues: Queues, wait_s: float = 10.0) -> LocallyQueuedLock:
     remote = client.lock("test:lock", timeout=10, sleep=0.005, blocking_timeout=wait_s)
-    return LocallyQueuedLock(remote, wait_s, queues)
+    return LocallyQueuedLock(remote, queues)
 
 
 async def test_twenty_waiters_hold_it_in_turn_and_poll_redis_once_each(
